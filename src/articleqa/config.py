@@ -1,0 +1,73 @@
+"""The one configuration object, passed explicitly to every stage.
+
+Values come from (highest first): keyword arguments / CLI flags, environment variables
+(``ARTICLEQA_*``), a ``.env`` file in the working directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Config(BaseSettings):
+    """Everything articleqa can be told. Construct once and hand it to `Assistant`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARTICLEQA_", env_file=".env", extra="ignore", validate_assignment=True
+    )
+
+    # --- storage ---------------------------------------------------------------------
+    data_dir: Path = Field(Path(".articleqa"), description="Where the registry and vectors live.")
+    collection: str = Field("articles", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Use a Chroma server instead of files.")
+    chroma_port: int = 8000
+
+    # --- ingestion -------------------------------------------------------------------
+    # Sizes are in MiniLM word-pieces: the model embeds at most 256, so larger chunks
+    # would silently lose their tail to truncation.
+    chunk_size: int = Field(160, ge=16, le=254, description="Max word-pieces per chunk.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbours.")
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+
+    # --- embeddings ------------------------------------------------------------------
+    embed_backend: Literal["onnx", "openai"] = "onnx"
+    embed_model: str = Field("all-MiniLM-L6-v2-onnx-int8", description="Name recorded per store.")
+    embed_batch_size: int = Field(8, ge=1, description="8 measured fastest on 2 cores.")
+    embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = auto.")
+
+    # --- retrieval -------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
+    candidate_k: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion damping constant.")
+
+    # --- answering -------------------------------------------------------------------
+    answerer: Literal["extractive", "openai", "local"] = "extractive"
+    max_answer_sentences: int = Field(2, ge=1, le=5)
+    # Calibrated on SQuAD held-out articles (see docs/evaluation.md): below this
+    # evidence score the articles are taken not to contain the answer.
+    abstain_threshold: float = Field(0.34, ge=0.0, le=1.0)
+
+    # --- LLM (issue: generative answers) -----------------------------------------------
+    llm_model: str = "gpt-4o-mini"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_gguf_path: Path | None = None
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = 512
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, v: object) -> object:
+        return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"

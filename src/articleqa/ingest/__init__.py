@@ -1,0 +1,1 @@
+"""Ingestion stage: readers, chunking with offsets, the SQLite registry, the pipeline."""

@@ -1,0 +1,204 @@
+"""Readers: files (.txt .md .html .jsonl) → `Article` objects, with specific errors.
+
+A reader never touches the store; bad input raises `ReadError` (the batch carries on)
+and recoverable oddities (invalid UTF-8) come back as warnings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..types import Article
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
+
+
+class ReadError(Exception):
+    """An input that cannot be ingested; the message says exactly why."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+@dataclass
+class ReadResult:
+    articles: list[Article] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[ReadError] = field(default_factory=list)
+
+
+def slugify(text: str, max_len: int = 60) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:max_len].rstrip("-") or "article"
+
+
+def content_hash(a: Article) -> str:
+    h = hashlib.sha256()
+    for part in (a.text, a.title, a.source, a.url, a.author, a.published_at):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    return h.hexdigest()
+
+
+def expand_paths(paths: list[str | Path]) -> Iterator[Path]:
+    """Files named directly, and every supported file under a named folder (sorted)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED)
+        else:
+            yield p
+
+
+def read_paths(paths: list[str | Path], max_file_mb: float = 20.0) -> ReadResult:
+    """Read every path; collect articles, warnings and per-file errors."""
+    out = ReadResult()
+    for path in expand_paths(paths):
+        try:
+            arts, warns = read_file(path, max_file_mb)
+        except ReadError as e:
+            out.errors.append(e)
+            continue
+        out.articles.extend(arts)
+        out.warnings.extend(warns)
+    return out
+
+
+def _decode(path: Path, data: bytes, warnings: list[str]) -> str:
+    if b"\x00" in data[:8192]:
+        raise ReadError(str(path), "looks like a binary file (contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        warnings.append(f"{path}: invalid UTF-8 at byte {e.start}; undecodable bytes replaced with �")
+    # Offsets are into this normalised text: one newline convention.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_file(path: Path, max_file_mb: float = 20.0) -> tuple[list[Article], list[str]]:
+    """Read one file into articles; raises `ReadError` with the reason."""
+    name = str(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise ReadError(name, "no such file or folder")
+    if suffix not in SUPPORTED:
+        raise ReadError(name, f"unsupported file type '{suffix or '(none)'}'; supported: {', '.join(sorted(SUPPORTED))}")
+    try:
+        size = path.stat().st_size
+        if size > max_file_mb * 1024 * 1024:
+            raise ReadError(name, f"file is {size / 2**20:.1f} MB, over the {max_file_mb:g} MB limit (max_file_mb)")
+        data = path.read_bytes()
+    except OSError as e:
+        raise ReadError(name, f"cannot read: {e.strerror or e}") from e
+    warnings: list[str] = []
+    text = _decode(path, data, warnings)
+    if not text.strip():
+        raise ReadError(name, "file is empty")
+    key = str(path.resolve())
+    if suffix == ".jsonl":
+        return _read_jsonl(path, text, warnings), warnings
+    if suffix in {".html", ".htm"}:
+        art = parse_html(text, key=key, fallback_id=slugify(path.stem))
+    elif suffix in {".md", ".markdown"}:
+        art = _plain_article(text, key, slugify(path.stem), markdown=True)
+    else:
+        art = _plain_article(text, key, slugify(path.stem))
+    art.content_hash = content_hash(art)
+    return [art], warnings
+
+
+def _first_line_title(text: str, markdown: bool = False) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if markdown:
+        for ln in lines:
+            if ln.startswith("#"):
+                return ln.lstrip("#").strip()
+    # Scraped copy often glues a photo placeholder to the headline ("... picture 1").
+    title = re.sub(r"\s+(picture|photo|image)\s*\d*$", "", lines[0], flags=re.I) if lines else ""
+    title = title[:1].upper() + title[1:]
+    if len(title) > 100:  # a first line that is a whole paragraph: cut at a word
+        title = title[:100].rsplit(" ", 1)[0] + "…"
+    return title
+
+
+def _credit_line(text: str) -> str:
+    """News copy often ends with the outlet's credit on its own line ("VOV", "Reuters")."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return ""
+    last = lines[-1]
+    if len(last) <= 40 and len(last.split()) <= 4 and not re.search(r"[.!?:;,]$", last):
+        return last.strip("-—–() ")
+    return ""
+
+
+def _plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Article:
+    return Article(
+        id=id_, text=text, title=_first_line_title(text, markdown), source=_credit_line(text), key=key
+    )
+
+
+def parse_html(html: str, key: str, fallback_id: str, url: str = "") -> Article:
+    """Main text and metadata of an HTML article page, via trafilatura."""
+    import trafilatura  # imported here: it is slow to import and only HTML needs it
+
+    doc = trafilatura.bare_extraction(html, url=url or None, with_metadata=True, favor_precision=True)
+    text = (getattr(doc, "text", None) or "").strip() if doc else ""
+    if not text:
+        raise ReadError(key, "no article text found in the HTML page")
+
+    def meta(name: str) -> str:
+        v = getattr(doc, name, None)
+        return str(v).strip() if v else ""
+
+    return Article(
+        id=fallback_id,
+        text=text,
+        title=meta("title") or _first_line_title(text),
+        source=meta("sitename") or meta("hostname"),
+        url=url or meta("url"),
+        author=meta("author"),
+        published_at=meta("date")[:10],
+        key=key,
+    )
+
+
+_JSONL_FIELDS = ("id", "title", "source", "url", "author", "published_at")
+
+
+def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
+    arts: list[Article] = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            warnings.append(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno}); line skipped")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
+            warnings.append(f"{path}:{lineno}: needs a non-empty string field 'text'; line skipped")
+            continue
+        body = obj["text"].replace("\r\n", "\n")
+        fields = {k: str(obj[k]).strip() for k in _JSONL_FIELDS if obj.get(k) not in (None, "")}
+        given_id = fields.pop("id", "")
+        art = Article(
+            id=slugify(given_id, 80) if given_id else slugify(fields.get("title", "") or f"{path.stem}-{lineno}"),
+            text=body,
+            title=fields.get("title") or _first_line_title(body),
+            source=fields.get("source", ""),
+            url=fields.get("url", ""),
+            author=fields.get("author", ""),
+            published_at=fields.get("published_at", "")[:10],
+            key=f"jsonl:{given_id}" if given_id else f"{path.resolve()}#{lineno}",
+        )
+        art.content_hash = content_hash(art)
+        arts.append(art)
+    if not arts:
+        raise ReadError(str(path), "no valid JSON lines with a 'text' field")
+    return arts

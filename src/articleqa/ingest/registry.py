@@ -1,0 +1,192 @@
+"""The registry: a SQLite database of articles and chunks, the store's source of truth.
+
+Vectors live in Chroma, but an article exists only once its registry transaction has
+committed; vectors whose chunk is not in the registry are orphans and are swept away
+(`Index.reconcile`). A ``generation`` counter lets other processes notice changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..types import Article, Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    key TEXT UNIQUE NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    published_at TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    group_id TEXT,
+    ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('generation', '0');
+"""
+
+_ARTICLE_COLS = "id, key, title, source, url, author, published_at, content_hash, text"
+
+
+class Registry:
+    """Articles and chunks in SQLite; every write is one transaction."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        # One connection shared by the threads of a server (Gradio); writes are serialised.
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation'")
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+
+    def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # ---- reads ---------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        return int(self._query("SELECT v FROM meta WHERE k = 'generation'")[0][0])
+
+    def get_meta(self, k: str) -> str | None:
+        rows = self._query("SELECT v FROM meta WHERE k = ?", (k,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, k: str, v: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
+
+    def article(self, article_id: str) -> Article | None:
+        rows = self._query(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,))
+        return _article(rows[0]) if rows else None
+
+    def article_by_key(self, key: str) -> Article | None:
+        rows = self._query(f"SELECT {_ARTICLE_COLS} FROM articles WHERE key = ?", (key,))
+        return _article(rows[0]) if rows else None
+
+    def articles(self) -> list[Article]:
+        return [_article(r) for r in self._query(f"SELECT {_ARTICLE_COLS} FROM articles ORDER BY id")]
+
+    def article_stats(self) -> list[dict]:
+        """One row per article for listings: metadata, chunk count, group."""
+        rows = self._query(
+            "SELECT a.id, a.title, a.source, a.published_at, a.url, a.key, a.group_id, "
+            "COUNT(c.id), LENGTH(a.text) FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
+            "GROUP BY a.id ORDER BY a.id"
+        )
+        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def article_meta(self, ids: Iterable[str]) -> dict[str, dict]:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        rows = self._query(
+            f"SELECT id, title, source, published_at, url, group_id FROM articles WHERE id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        cols = ("id", "title", "source", "published_at", "url", "group_id")
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
+
+    def chunks(self, ids: Iterable[str] | None = None) -> list[Chunk]:
+        sql = 'SELECT id, article_id, ord, start, "end", text FROM chunks'
+        if ids is None:
+            return [Chunk(*r) for r in self._query(sql + " ORDER BY article_id, ord")]
+        ids = list(ids)
+        found: dict[str, Chunk] = {}
+        for i in range(0, len(ids), 500):  # stay under SQLite's variable limit
+            part = ids[i : i + 500]
+            q = sql + f" WHERE id IN ({','.join('?' * len(part))})"
+            found.update((r[0], Chunk(*r)) for r in self._query(q, part))
+        return [found[i] for i in ids if i in found]
+
+    def chunk_ids_of(self, article_id: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,))]
+
+    def chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT id FROM chunks")}
+
+    def article_ids_for_keys_under(self, prefix: str) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._query("SELECT id, key FROM articles WHERE key LIKE ?", (prefix + "%",))]
+
+    def count(self) -> tuple[int, int]:
+        a = self._query("SELECT COUNT(*) FROM articles")[0][0]
+        c = self._query("SELECT COUNT(*) FROM chunks")[0][0]
+        return a, c
+
+    def unique_id(self, wanted: str, key: str, taken: set[str] = frozenset()) -> str:
+        """``wanted`` unless another article (or ``taken``) holds it; then ``wanted-2``..."""
+        candidate, n = wanted, 1
+        while True:
+            rows = self._query("SELECT key FROM articles WHERE id = ?", (candidate,))
+            if candidate not in taken and (not rows or rows[0][0] == key):
+                return candidate
+            n += 1
+            candidate = f"{wanted}-{n}"
+
+    # ---- writes --------------------------------------------------------------------
+    def put(self, article: Article, chunks: list[Chunk]) -> None:
+        """Insert or replace an article and all its chunks atomically."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
+            db.execute(
+                f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    article.id, article.key, article.title, article.source, article.url,
+                    article.author, article.published_at, article.content_hash, article.text,
+                ),
+            )  # fmt: skip
+            db.executemany(
+                'INSERT INTO chunks (id, article_id, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
+                [(c.id, c.article_id, c.ord, c.start, c.end, c.text) for c in chunks],
+            )
+
+    def delete(self, article_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+
+    def set_groups(self, groups: dict[str, str | None]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET group_id = ? WHERE id = ?", [(g, a) for a, g in groups.items()])
+
+
+def _article(r: tuple) -> Article:
+    return Article(
+        id=r[0], key=r[1], title=r[2], source=r[3], url=r[4], author=r[5],
+        published_at=r[6], content_hash=r[7], text=r[8],
+    )  # fmt: skip

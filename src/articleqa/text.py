@@ -1,0 +1,136 @@
+"""Text utilities shared by chunking and answering: sentence spans, terms, answer types.
+
+Everything here works on character offsets into the original text so that what is
+quoted can always be traced back to ``article.text[start:end]``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer  # PyStemmer, already required by bm25s
+
+# Closing punctuation may follow the full stop: ." .” .’ .) and so on.
+_SENT_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
+_NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'“‘(\[]?[A-Z0-9À-Ý]")
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "gov", "sen", "rep",
+    "lt", "col", "sgt", "capt", "inc", "ltd", "co", "corp", "vs", "etc", "no", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k",
+    "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig",
+}  # fmt: skip
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split ``text[start:end]`` into sentences; returns (start, end) offsets, trimmed.
+
+    Line breaks always end a sentence (news captions and headlines carry no full stop);
+    inside a line a sentence ends at . ! or ? followed by a capital, digit or quote,
+    unless the word before it is a known abbreviation or a single initial.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        ls, le = start + line.start(), start + line.end()
+        cut = ls
+        for m in _SENT_END.finditer(text, ls, le):
+            if not _NEXT_STARTS_SENTENCE.match(text, m.end(), le):
+                continue
+            word = re.search(r"([\w.]+)[.!?]*$", text[cut : m.start() + 1])
+            w = word.group(1).lower().rstrip(".") if word else ""
+            if text[m.start()] == "." and (w in _ABBREVIATIONS or (len(w) == 1 and w.isalpha())):
+                continue
+            spans.append((cut, m.end()))
+            cut = m.end()
+        spans.append((cut, le))
+    return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom whose why will with would you your yours yourself
+    yourselves also did does many much one two new said say says according""".split()
+)
+
+_WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (numbers kept whole)."""
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms: what lexical matching compares."""
+    ws = [w for w in words(text) if w not in STOPWORDS]
+    return _stemmer().stemWords(ws)
+
+
+# ----- what kind of answer a question asks for --------------------------------------------
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_DATE = re.compile(
+    rf"\b(?:(?:{_MONTHS})\b|(?:1[5-9]|20)\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|century|decade|year|ago\b)",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b|%",
+    re.I,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]+")
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of answer a question expects: date, number, person, place, or None."""
+    q = question.lower().strip()
+    if re.match(r"^(in )?(what|which) (year|date|day|month|century|decade|time)\b", q) or re.search(
+        r"\bwhen\b", q
+    ):
+        return "date"
+    if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high)\b", q) or re.search(
+        r"\b(what|which) (percentage|percent|number|amount|proportion)\b", q
+    ):
+        return "number"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "person"
+    if re.search(r"\bwhere\b", q) or re.match(r"^(in )?(what|which) (country|city|place|state)\b", q):
+        return "place"
+    return None
+
+
+def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
+    """Does ``sentence`` contain a candidate of ``kind`` that the question doesn't already name?"""
+    if kind is None:
+        return False
+    qwords = set(words(question))
+    if kind == "date":
+        return any(m.group(0).lower() not in qwords for m in _DATE.finditer(sentence))
+    if kind == "number":
+        return any(m.group(0).lower() not in qwords for m in _NUMBER.finditer(sentence))
+    # person / place: a capitalised word that is not the sentence's first word and not
+    # something the question already mentions.
+    caps = [m for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
+    return any(m.group(0).lower() not in qwords for m in caps)

@@ -1,0 +1,130 @@
+"""Plain typed objects that flow between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Article:
+    """One article as read from disk, a URL or a JSONL line."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    author: str = ""
+    published_at: str = ""  # ISO date (YYYY-MM-DD) when known
+    key: str = ""  # what identifies it across re-ingestion: path, URL or JSONL id
+    content_hash: str = ""
+
+
+@dataclass
+class Chunk:
+    """A passage of an article; ``article.text[start:end] == text`` always holds."""
+
+    id: str
+    article_id: str
+    ord: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its scores from each retriever and the fused score."""
+
+    chunk: Chunk
+    title: str = ""
+    source: str = ""
+    published_at: str = ""
+    url: str = ""
+    score: float = 0.0  # fused (reciprocal rank) score
+    vector_score: float | None = None  # cosine similarity
+    keyword_score: float | None = None  # BM25
+    rank: int = 0
+
+
+@dataclass
+class Citation:
+    """A numbered source: the exact passage an answer sentence was drawn from."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    url: str = ""
+    published_at: str = ""
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What `Assistant.ask` returns."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # what retrieval handed the answerer
+    confidence: float = 0.0
+    backend: str = "extractive"
+    standalone_question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape used by ``articleqa ask --json``."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "backend": self.backend,
+            "citations": [
+                {
+                    "n": c.n,
+                    "article_id": c.article_id,
+                    "title": c.title,
+                    "source": c.source,
+                    "text": c.text,
+                    "start": c.start,
+                    "end": c.end,
+                    "url": c.url,
+                    "published_at": c.published_at,
+                }
+                for c in self.citations
+            ],
+        }
+
+
+@dataclass
+class Filters:
+    """Restrict retrieval to some outlets, a date range (inclusive, ISO dates) or articles."""
+
+    sources: list[str] = field(default_factory=list)
+    since: str = ""
+    until: str = ""
+    article_ids: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sources or self.since or self.until or self.article_ids)
+
+    def allows(self, source: str, published_at: str, article_id: str) -> bool:
+        """The same test Chroma's ``where`` applies, for the keyword side."""
+        if self.sources and source not in self.sources:
+            return False
+        if self.article_ids and article_id not in self.article_ids:
+            return False
+        day = published_at[:10]
+        if self.since and not (day and day >= self.since):
+            return False
+        return not (self.until and not (day and day <= self.until))
