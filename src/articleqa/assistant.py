@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .ingest.pipeline import IngestReport, Progress, ingest
 from .index.store import Store
+from .ingest.pipeline import IngestReport, Progress, ingest
 from .retrieve import retrieve
 from .types import Answer, Article, Filters, Hit
 

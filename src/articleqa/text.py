@@ -134,3 +134,9 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     # something the question already mentions.
     caps = [m for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
     return any(m.group(0).lower() not in qwords for m in caps)
+
+
+def named_terms(question: str) -> list[str]:
+    """Names and numbers in a question: capitalised words after the first, and digits."""
+    toks = re.findall(r"[\w’'-]+", question)
+    return [t for i, t in enumerate(toks) if (i > 0 and t[:1].isupper()) or t[:1].isdigit()]

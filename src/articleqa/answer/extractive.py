@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import Config
 from ..index.store import Store
-from ..text import answer_type, has_answer_type, sentence_spans, terms
+from ..text import answer_type, has_answer_type, named_terms, sentence_spans, terms
 from ..types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers this question."
@@ -30,6 +30,10 @@ ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers thi
 # Signal weights; fitted on held-out SQuAD articles (see docs/evaluation.md).
 W_SEM, W_LEX, W_CTX, W_TYPE, W_PRIOR = 0.40, 0.30, 0.15, 0.10, 0.05
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
+TYPE_MISSING_FACTOR = 0.85  # asked "when"/"how many"... and the sentence has no date/number
+# Scaled by the IDF share of the question's names (capitalised words, numbers) that occur
+# in no article; ordinary words are left out: a reader's paraphrase is not a missing fact.
+UNSEEN_TERM_WEIGHT = 0.6
 MAX_EMBEDDED = 16  # only the lexically most promising sentences are embedded (latency)
 
 
@@ -88,9 +92,28 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
     return cands
 
 
+def evidence(question: str, best: Scored | None, store: Store) -> float:
+    """How sure we are the articles answer this: the best sentence's score, discounted when
+    the question asks for a kind of thing the sentence lacks, or names terms that occur
+    nowhere in the collection (a question about Hanoi can't be answered by articles that
+    never mention it)."""
+    if best is None:
+        return 0.0
+    conf = best.score
+    if answer_type(question) and not best.type:
+        conf *= TYPE_MISSING_FACTOR
+    q_terms = list(dict.fromkeys(terms(question)))
+    if q_terms:
+        idf = store.keywords.idf
+        names = set(terms(" ".join(named_terms(question))))
+        unseen = sum(idf(t) for t in q_terms if t in names and store.keywords.df.get(t, 0) == 0)
+        conf *= 1.0 - UNSEEN_TERM_WEIGHT * unseen / sum(idf(t) for t in q_terms)
+    return conf
+
+
 def answer(question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.ndarray) -> Answer:
     scored = score_sentences(question, hits, store, qvec)
-    confidence = scored[0].score if scored else 0.0
+    confidence = evidence(question, scored[0] if scored else None, store)
     if not scored or confidence < cfg.abstain_threshold:
         return Answer(question, ABSTAIN_TEXT, True, [], hits, confidence, "extractive")
     chosen = [scored[0]]

