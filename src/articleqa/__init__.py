@@ -2,7 +2,7 @@
 
 from .assistant import Assistant
 from .config import Config
-from .types import Answer, Article, Citation, Filters, Hit
+from .types import Answer, Article, Citation, Filters, Hit, StreamEvent
 
-__all__ = ["Answer", "Article", "Assistant", "Citation", "Config", "Filters", "Hit"]
+__all__ = ["Answer", "Article", "Assistant", "Citation", "Config", "Filters", "Hit", "StreamEvent"]
 __version__ = "0.1.0"

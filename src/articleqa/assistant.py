@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from .config import Config
 from .index.store import Store
 from .ingest.pipeline import IngestReport, Progress, ingest
 from .retrieve import retrieve
-from .types import Answer, Article, Filters, Hit
+from .types import Answer, Article, Filters, Hit, StreamEvent
 
 # Nothing in articleqa may phone home; set before chromadb/gradio are imported.
 for _k, _v in {
@@ -78,3 +79,12 @@ class Assistant:
         qvec = self.store.embedder.embed([question])[0]
         hits = retrieve(self.store, question, top_k, filters, qvec=qvec)
         return extractive.answer(question, hits, self.store, self.config, qvec)
+
+    def ask_stream(
+        self, question: str, *, top_k: int | None = None, filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
+        """Like `ask`, as events: ``sources`` first, then ``token``s, then the final ``answer``."""
+        ans = self.ask(question, top_k=top_k, filters=filters)
+        yield StreamEvent("sources", hits=ans.hits)
+        yield StreamEvent("token", text=ans.text)
+        yield StreamEvent("answer", answer=ans)

@@ -128,3 +128,16 @@ class Filters:
         if self.since and not (day and day >= self.since):
             return False
         return not (self.until and not (day and day <= self.until))
+
+
+@dataclass
+class StreamEvent:
+    """One event of `Assistant.ask_stream`, in this order: one ``sources`` (the candidate
+    passages, before any text), any number of ``token`` (text as it arrives), then one
+    ``answer`` (the final, validated `Answer` with renumbered citations)."""
+
+    kind: str  # "sources" | "token" | "answer"
+    text: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    answer: Answer | None = None
+    standalone_question: str | None = None
