@@ -7,6 +7,10 @@ import numpy as np
 from .index.store import Store
 from .types import Filters, Hit
 
+# Two passages of copies of one story are "the same passage" above this cosine
+# (see ingest/dedup.py for the measurements behind the story-level thresholds).
+SAME_PASSAGE_COS = 0.75
+
 
 def retrieve(
     store: Store,
@@ -36,28 +40,53 @@ def retrieve(
     kws = dict(kw_hits)
     ranked = sorted(fused, key=lambda c: -fused[c])
     # The registry is the source of truth: a vector without a registered chunk is an orphan.
-    chunks = {c.id: c for c in store.registry.chunks(ranked[: k * 2])}
-    ranked = [c for c in ranked if c in chunks][:k]
-    missing = [c for c in ranked if c not in vsim]
-    if missing:
-        for cid, v in store.vectors.vectors(missing).items():
-            vsim[cid] = float(v @ qvec)
+    chunks = {c.id: c for c in store.registry.chunks(ranked[: k * 3])}
+    ranked = [c for c in ranked if c in chunks]
     meta = store.article_meta([chunks[c].article_id for c in ranked])
-    out = []
-    for rank, cid in enumerate(ranked):
+
+    def hit(cid: str) -> Hit:
         ch = chunks[cid]
         m = meta.get(ch.article_id, {})
-        out.append(
-            Hit(
-                chunk=ch,
-                title=m.get("title", ""),
-                source=m.get("source", ""),
-                published_at=m.get("published_at", ""),
-                url=m.get("url", ""),
-                score=fused[cid],
-                vector_score=vsim.get(cid),
-                keyword_score=kws.get(cid),
-                rank=rank,
-            )
-        )
+        return Hit(
+            chunk=ch, title=m.get("title", ""), source=m.get("source", ""),
+            published_at=m.get("published_at", ""), url=m.get("url", ""), score=fused[cid],
+            vector_score=vsim.get(cid), keyword_score=kws.get(cid), group_id=m.get("group_id"),
+        )  # fmt: skip
+
+    out = _collapse_copies(store, [hit(c) for c in ranked], k)
+    missing = [h.chunk.id for h in out if h.vector_score is None]
+    if missing:
+        vecs = store.vectors.vectors(missing)
+        for h in out:
+            if h.chunk.id in vecs:
+                h.vector_score = float(vecs[h.chunk.id] @ qvec)
+    for rank, h in enumerate(out):
+        h.rank = rank
     return out
+
+
+def _collapse_copies(store: Store, hits: list[Hit], k: int) -> list[Hit]:
+    """Keep one passage per near-duplicate story passage, so copies of a syndicated story
+    don't fill the top-k with the same text; the copies ride along in ``Hit.also``."""
+    grouped = [h for h in hits if h.group_id]
+    if len(grouped) < 2:
+        return hits[:k]
+    vecs = store.vectors.vectors([h.chunk.id for h in grouped])
+    kept: list[Hit] = []
+    for h in hits:
+        twin = None
+        if h.group_id and h.chunk.id in vecs:
+            for other in kept:
+                if (
+                    other.group_id == h.group_id
+                    and other.chunk.article_id != h.chunk.article_id
+                    and other.chunk.id in vecs
+                    and float(vecs[h.chunk.id] @ vecs[other.chunk.id]) >= SAME_PASSAGE_COS
+                ):
+                    twin = other
+                    break
+        if twin is not None:
+            twin.also.append(h)
+        elif len(kept) < k:
+            kept.append(h)
+    return kept

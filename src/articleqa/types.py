@@ -46,6 +46,8 @@ class Hit:
     vector_score: float | None = None  # cosine similarity
     keyword_score: float | None = None  # BM25
     rank: int = 0
+    group_id: str | None = None  # near-duplicate story group of its article
+    also: list[Hit] = field(default_factory=list)  # the same passage in other copies of the story
 
 
 @dataclass

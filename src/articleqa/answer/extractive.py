@@ -16,6 +16,7 @@ which is calibrated on held-out data (eval/calibrate.py), not guessed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,10 @@ TYPE_MISSING_FACTOR = 0.85  # asked "when"/"how many"... and the sentence has no
 # Scaled by the IDF share of the question's names (capitalised words, numbers) that occur
 # in no article; ordinary words are left out: a reader's paraphrase is not a missing fact.
 UNSEEN_TERM_WEIGHT = 0.6
-MAX_EMBEDDED = 16  # only the lexically most promising sentences are embedded (latency)
+MAX_EMBEDDED = 16
+# A sentence in another copy of the story states the same fact when it holds this IDF share
+# of the answer sentence's terms.
+CORROBORATION = 0.5  # only the lexically most promising sentences are embedded (latency)
 
 
 @dataclass
@@ -66,7 +70,9 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
     kind = answer_type(question)
     seen: set[tuple[str, int, int]] = set()
     cands: list[Scored] = []
-    for hit in hits:
+    # Copies of a passage collapsed by retrieval are candidates too: another outlet's
+    # telling may answer better (one says "fourth in tourism", the other "a key partner").
+    for hit in [x for h in hits for x in (h, *h.also)]:
         ch = hit.chunk
         ctx = coverage(q_terms, set(terms(ch.text)), idf)
         for a, b in sentence_spans(ch.text):
@@ -75,6 +81,8 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
                 continue
             seen.add(key)
             s = Scored(hit, ch.start + a, ch.start + b, ch.text[a:b], ctx=ctx, prior=1.0 / (1 + hit.rank))
+            if hit.vector_score is None:  # a collapsed copy: it ranks where its twin ranked
+                s.prior = 0.0
             s.lex = coverage(q_terms, set(terms(s.text)), idf)
             s.type = 1.0 if has_answer_type(s.text, kind, question) else 0.0
             cands.append(s)
@@ -123,14 +131,65 @@ def answer(question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.n
     # Read in document order when the sentences come from the same article.
     lead = chosen[0].hit.chunk.article_id
     chosen.sort(key=lambda s: (s.hit.rank if s.hit.chunk.article_id != lead else -1, s.start))
-    citations, parts = [], []
-    for n, s in enumerate(chosen, 1):
-        h = s.hit
-        citations.append(
-            Citation(
-                n=n, article_id=h.chunk.article_id, title=h.title, source=h.source, text=s.text,
-                start=s.start, end=s.end, url=h.url, published_at=h.published_at, chunk_id=h.chunk.id,
-            )  # fmt: skip
-        )
-        parts.append(f"{s.text} [{n}]")
+    citations: list[Citation] = []
+    parts = []
+    for s in chosen:
+        citations.append(_cite(len(citations) + 1, s.hit, s.start, s.end, s.text))
+        parts.append(f"{s.text} [{citations[-1].n}]")
+    # Copies of the same story: name every outlet that carries the cited fact.
+    others = corroborate(chosen[0], hits, store)
+    if others:
+        refs, differ = [], False
+        for h, (a, b), text in others:
+            same = next((c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None)
+            if same is None:
+                same = _cite(len(citations) + 1, h, a, b, text)
+                citations.append(same)
+            refs.append(f"{_outlet(h)} [{same.n}]")
+            differ = differ or _figures(text) != _figures(chosen[0].text)
+        lead_ref = f"{_outlet(chosen[0].hit)} [1]"
+        if differ:
+            parts.append(f"The articles differ in detail: {lead_ref} and {', '.join(refs)} word it differently.")
+        else:
+            parts.append(f"Also reported by {', '.join(refs)}.")
     return Answer(question, " ".join(parts), False, citations, hits, confidence, "extractive")
+
+
+def _cite(n: int, h: Hit, start: int, end: int, text: str) -> Citation:
+    return Citation(
+        n=n, article_id=h.chunk.article_id, title=h.title, source=h.source, text=text,
+        start=start, end=end, url=h.url, published_at=h.published_at, chunk_id=h.chunk.id,
+    )  # fmt: skip
+
+
+def _outlet(h: Hit) -> str:
+    if h.source:
+        return h.source
+    t = h.title or h.chunk.article_id
+    return f"“{t[:60].rstrip()}…”" if len(t) > 60 else f"“{t}”"
+
+
+def _figures(text: str) -> set[str]:
+    """Numbers and ordinals: where two tellings of one fact can disagree."""
+    return set(re.findall(r"\b(?:\d[\d,.]*|first|second|third|fourth|fifth|sixth|largest|top)\b", text.lower()))
+
+
+def corroborate(best: Scored, hits: list[Hit], store: Store) -> list[tuple[Hit, tuple[int, int], str]]:
+    """In other copies of the best sentence's story, the sentence that states the same fact."""
+    group = best.hit.group_id
+    if not group:
+        return []
+    idf = store.keywords.idf
+    s_terms = list(dict.fromkeys(terms(best.text)))
+    pool = [x for h in hits for x in (h, *h.also)]
+    found: dict[str, tuple[float, Hit, tuple[int, int], str]] = {}
+    for h in pool:
+        aid = h.chunk.article_id
+        if h.group_id != group or aid == best.hit.chunk.article_id:
+            continue
+        for a, b in sentence_spans(h.chunk.text):
+            text = h.chunk.text[a:b]
+            cov = coverage(s_terms, set(terms(text)), idf)
+            if cov >= CORROBORATION and cov > found.get(aid, (0.0,))[0]:
+                found[aid] = (cov, h, (h.chunk.start + a, h.chunk.start + b), text)
+    return [(h, span, text) for _, h, span, text in found.values()]

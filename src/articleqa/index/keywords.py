@@ -52,7 +52,8 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency of a stemmed term over chunks."""
-        self._ensure()
+        if self._generation < 0:  # search() keeps it fresh; answering needs no re-check per term
+            self._ensure()
         return math.log(1 + (self.n_docs + 1) / (self.df.get(term, 0) + 0.5))
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from ..config import Config
+from ..ingest import dedup
 from ..ingest.registry import Registry
 from ..types import Article, Chunk
 from .embeddings import Embedder, make_embedder
@@ -45,7 +46,8 @@ class Store:
             "published": date_int(article.published_at),
         }
         self.vectors.add(chunks, vecs, [dict(meta, start=c.start, end=c.end) for c in chunks])
-        self.registry.put(article, chunks)
+        avec = dedup.article_vector(vecs).astype(np.float32)
+        self.registry.put(article, chunks, avec.tobytes())
         new_ids = {c.id for c in chunks}
         stale = [i for i in old_ids if i not in new_ids]
         if stale:
@@ -60,6 +62,7 @@ class Store:
         if not self.registry.delete(article_id):
             return False
         self.vectors.delete_ids(ids)
+        self.regroup()
         return True
 
     def reconcile(self) -> int:
@@ -71,3 +74,25 @@ class Store:
     def article_meta(self, article_ids: list[str]) -> dict[str, dict]:
         """Title/source/date/url of the given articles (no text), for building hits."""
         return self.registry.article_meta(article_ids)
+
+    # ---- near-duplicate stories ------------------------------------------------------
+    def find_duplicates(self, article_id: str, vecs: np.ndarray) -> list[tuple[str, float]]:
+        """Stored articles that are copies of the same story as ``article_id``."""
+        ids, blobs = self.registry.article_vectors()
+        if len(ids) < 2:
+            return []
+        mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        sims = mat @ dedup.article_vector(vecs)
+        found = []
+        for i in np.flatnonzero(sims >= dedup.ARTICLE_COS):
+            other = ids[i]
+            if other == article_id:
+                continue
+            theirs = self.vectors.vectors(self.registry.chunk_ids_of(other))
+            if theirs and dedup.alignment(vecs, np.stack(list(theirs.values()))) >= dedup.ALIGNED_SHARE:
+                found.append((other, float(sims[i])))
+        return found
+
+    def regroup(self) -> None:
+        """Recompute story groups (connected duplicates) for every article."""
+        self.registry.set_groups(dedup.components(self.registry.article_ids(), self.registry.duplicate_edges()))

@@ -75,6 +75,7 @@ def ingest(
         i = 0
         for art, cs, existed in pending:
             store.put(art, cs, vecs[i : i + len(cs)])
+            store.registry.set_duplicates(art.id, store.find_duplicates(art.id, vecs[i : i + len(cs)]))
             i += len(cs)
             (report.updated if existed else report.added).append(art.id)
         n_chunks += len(flat)
@@ -114,6 +115,8 @@ def ingest(
                 if key not in live and not Path(key).exists():
                     store.remove(aid)
                     report.removed.append(aid)
+    if report.added or report.updated or report.removed:
+        store.regroup()
     report.chunks = n_chunks
     report.seconds = time.perf_counter() - t0
     return report

@@ -45,9 +45,13 @@ def content_hash(a: Article) -> str:
     return h.hexdigest()
 
 
+def is_url(p: str | Path) -> bool:
+    return isinstance(p, str) and p.lower().startswith(("http://", "https://"))
+
+
 def expand_paths(paths: list[str | Path]) -> Iterator[Path]:
     """Files named directly, and every supported file under a named folder (sorted)."""
-    for p in map(Path, paths):
+    for p in (Path(x) for x in paths if not is_url(x)):
         if p.is_dir():
             yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED)
         else:
@@ -57,6 +61,11 @@ def expand_paths(paths: list[str | Path]) -> Iterator[Path]:
 def read_paths(paths: list[str | Path], max_file_mb: float = 20.0) -> ReadResult:
     """Read every path; collect articles, warnings and per-file errors."""
     out = ReadResult()
+    for url in (p for p in paths if is_url(p)):
+        try:
+            out.articles.append(fetch_url(str(url), max_file_mb))
+        except ReadError as e:
+            out.errors.append(e)
     for path in expand_paths(paths):
         try:
             arts, warns = read_file(path, max_file_mb)
@@ -202,3 +211,44 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
     if not arts:
         raise ReadError(str(path), "no valid JSON lines with a 'text' field")
     return arts
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0) -> Article:
+    """Fetch an article page with httpx (timeouts, size cap, content-type check) and extract it."""
+    import httpx
+
+    cap = int(max_file_mb * 1024 * 1024)
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "articleqa/0.1 (+article ingestion)"}) as r:  # fmt: skip
+            if r.status_code >= 400:
+                raise ReadError(url, f"HTTP {r.status_code} {r.reason_phrase}")
+            ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype not in _HTML_TYPES and ctype != "text/plain":
+                raise ReadError(url, f"unsupported content type '{ctype or '(none)'}'; expected an HTML page")
+            if int(r.headers.get("content-length") or 0) > cap:
+                raise ReadError(url, f"page is over the {max_file_mb:g} MB limit (max_file_mb)")
+            body = bytearray()
+            for part in r.iter_bytes():
+                body += part
+                if len(body) > cap:
+                    raise ReadError(url, f"page is over the {max_file_mb:g} MB limit (max_file_mb)")
+            encoding = r.encoding or "utf-8"
+    except httpx.TimeoutException as e:
+        raise ReadError(url, f"timed out after {timeout:g}s") from e
+    except httpx.HTTPError as e:
+        raise ReadError(url, f"cannot fetch: {e}") from e
+    text = bytes(body).decode(encoding, errors="replace")
+    if not text.strip():
+        raise ReadError(url, "page is empty")
+    slug = slugify(url.split("://", 1)[1].rstrip("/").rsplit("/", 1)[-1] or url.split("://", 1)[1])
+    if ctype == "text/plain":
+        art = _plain_article(text.replace("\r\n", "\n"), url, slug)
+        art.url = url
+    else:
+        art = parse_html(text, key=url, fallback_id=slug, url=url)
+    art.content_hash = content_hash(art)
+    return art

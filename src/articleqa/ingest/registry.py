@@ -38,6 +38,16 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS article_vectors (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS duplicates (
+    a TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    b TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (a, b)
+);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
@@ -160,8 +170,8 @@ class Registry:
             candidate = f"{wanted}-{n}"
 
     # ---- writes --------------------------------------------------------------------
-    def put(self, article: Article, chunks: list[Chunk]) -> None:
-        """Insert or replace an article and all its chunks atomically."""
+    def put(self, article: Article, chunks: list[Chunk], vec: bytes | None = None) -> None:
+        """Insert or replace an article, all its chunks and its article vector atomically."""
         with self.transaction() as db:
             db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
             db.execute(
@@ -175,10 +185,35 @@ class Registry:
                 'INSERT INTO chunks (id, article_id, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
                 [(c.id, c.article_id, c.ord, c.start, c.end, c.text) for c in chunks],
             )
+            if vec is not None:
+                db.execute("INSERT INTO article_vectors VALUES (?, ?)", (article.id, vec))
 
     def delete(self, article_id: str) -> bool:
         with self.transaction() as db:
             return db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+
+    def article_vectors(self) -> tuple[list[str], list[bytes]]:
+        rows = self._query("SELECT article_id, vec FROM article_vectors ORDER BY article_id")
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def set_duplicates(self, article_id: str, others: list[tuple[str, float]]) -> None:
+        """Replace the duplicate edges of ``article_id``."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM duplicates WHERE a = ? OR b = ?", (article_id, article_id))
+            db.executemany(
+                "INSERT OR REPLACE INTO duplicates VALUES (?, ?, ?)",
+                [(min(article_id, o), max(article_id, o), sc) for o, sc in others],
+            )
+
+    def duplicate_edges(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._query("SELECT a, b FROM duplicates")]
+
+    def article_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM articles ORDER BY id")]
+
+    def groups(self) -> dict[str, str]:
+        """article id → group id, for grouped articles only."""
+        return {r[0]: r[1] for r in self._query("SELECT id, group_id FROM articles WHERE group_id IS NOT NULL")}
 
     def set_groups(self, groups: dict[str, str | None]) -> None:
         with self.transaction() as db:
