@@ -137,21 +137,19 @@ def answer(question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.n
         citations.append(_cite(len(citations) + 1, s.hit, s.start, s.end, s.text))
         parts.append(f"{s.text} [{citations[-1].n}]")
     # Copies of the same story: name every outlet that carries the cited fact.
-    others = corroborate(chosen[0], hits, store)
-    if others:
-        refs, differ = [], False
-        for h, (a, b), text in others:
-            same = next((c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None)
-            if same is None:
-                same = _cite(len(citations) + 1, h, a, b, text)
-                citations.append(same)
-            refs.append(f"{_outlet(h)} [{same.n}]")
-            differ = differ or _figures(text) != _figures(chosen[0].text)
-        lead_ref = f"{_outlet(chosen[0].hit)} [1]"
-        if differ:
-            parts.append(f"The articles differ in detail: {lead_ref} and {', '.join(refs)} word it differently.")
-        else:
-            parts.append(f"Also reported by {', '.join(refs)}.")
+    for h, (a, b), text in corroborate(chosen[0], hits, store):
+        if not any((c.article_id, c.start, c.end) == (h.chunk.article_id, a, b) for c in citations):
+            citations.append(_cite(len(citations) + 1, h, a, b, text))
+    group = chosen[0].hit.group_id
+    outlets = {}
+    for c, h in ((c, _hit_of(c, hits)) for c in citations):
+        if group and h is not None and h.group_id == group:
+            outlets.setdefault(c.article_id, (_outlet(h), []))[1].append(c)
+    if len(outlets) > 1:
+        refs = [f"{name} {''.join(f'[{c.n}]' for c in cs)}" for name, cs in outlets.values()]
+        figures = {frozenset(_figures(c.text)) for _, cs in outlets.values() for c in cs}
+        verb = "Reported, with different details, by" if len(figures) > 1 else "Reported by"
+        parts.append(f"{verb} {', '.join(refs[:-1])} and {refs[-1]}.")
     return Answer(question, " ".join(parts), False, citations, hits, confidence, "extractive")
 
 
@@ -160,6 +158,10 @@ def _cite(n: int, h: Hit, start: int, end: int, text: str) -> Citation:
         n=n, article_id=h.chunk.article_id, title=h.title, source=h.source, text=text,
         start=start, end=end, url=h.url, published_at=h.published_at, chunk_id=h.chunk.id,
     )  # fmt: skip
+
+
+def _hit_of(c: Citation, hits: list[Hit]) -> Hit | None:
+    return next((x for h in hits for x in (h, *h.also) if x.chunk.id == c.chunk_id), None)
 
 
 def _outlet(h: Hit) -> str:
@@ -189,7 +191,9 @@ def corroborate(best: Scored, hits: list[Hit], store: Store) -> list[tuple[Hit, 
             continue
         for a, b in sentence_spans(h.chunk.text):
             text = h.chunk.text[a:b]
-            cov = coverage(s_terms, set(terms(text)), idf)
+            t_terms = list(dict.fromkeys(terms(text)))
+            # Either telling may carry extra detail: take the better-covered direction.
+            cov = max(coverage(s_terms, set(t_terms), idf), coverage(t_terms, set(s_terms), idf))
             if cov >= CORROBORATION and cov > found.get(aid, (0.0,))[0]:
                 found[aid] = (cov, h, (h.chunk.start + a, h.chunk.start + b), text)
     return [(h, span, text) for _, h, span, text in found.values()]

@@ -1,0 +1,189 @@
+"""Ingestion for real collections: incremental sync, near-duplicates, URLs, crashes, a Chroma server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from articleqa import Assistant, Filters
+
+from .conftest import ROOT, SAMPLES, TALKS_ID, VOV_ID
+
+SQUAD = ROOT / "eval" / "datasets" / "squad-v1.1-dev-subset.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def squad_jsonl(path: Path, n: int) -> Path:
+    """n short articles (SQuAD paragraphs) as JSONL, with outlets and dates to filter on."""
+    data = json.loads(SQUAD.read_text())["data"]
+    paras = [(a["title"], p["context"]) for a in data for p in a["paragraphs"]]
+    with path.open("w") as f:
+        for i, (title, text) in enumerate(paras[:n]):
+            f.write(json.dumps({"id": f"p{i}", "title": f"{title} {i}", "text": text,
+                                "source": "Wire A" if i % 2 else "Wire B",
+                                "published_at": f"2024-01-{1 + i % 28:02d}"}) + "\n")  # fmt: skip
+    return path
+
+
+def test_sample_articles_are_grouped_as_one_story(sample_qa):
+    groups = {a["id"]: a["group_id"] for a in sample_qa.articles()}
+    assert groups[VOV_ID] == groups[TALKS_ID] is not None
+
+
+def test_grouped_story_names_every_outlet(sample_qa):
+    ans = sample_qa.ask("Which country is Vietnam's largest ODA donor?")
+    assert not ans.abstained
+    assert {c.article_id for c in ans.citations} == {VOV_ID, TALKS_ID}
+    assert "VOV [" in ans.text
+    # Retrieval does not hand the answerer the same passage twice.
+    hits = sample_qa.retrieve("Which country is Vietnam's largest ODA donor?", top_k=5)
+    texts = [h.chunk.text for h in hits]
+    assert len(texts) == len(set(texts))
+
+
+def test_unrelated_articles_are_not_grouped(fresh_qa, tmp_path):
+    fresh_qa.ingest([squad_jsonl(tmp_path / "a.jsonl", 6)])
+    assert all(a["group_id"] is None for a in fresh_qa.articles())
+
+
+def test_sync_removes_articles_whose_files_are_gone(fresh_qa, tmp_path):
+    d = tmp_path / "feed"
+    d.mkdir()
+    for name in ("one", "two"):
+        (d / f"{name}.txt").write_text(f"Story {name}\nThe {name} harbour reopened on Thursday.")
+    fresh_qa.ingest([d])
+    (d / "two.txt").unlink()
+    report = fresh_qa.ingest([d], sync=True)
+    assert report.removed == ["two"] and report.unchanged == ["one"]
+    assert [a["id"] for a in fresh_qa.articles()] == ["one"]
+    assert fresh_qa.store.vectors.ids() == fresh_qa.store.registry.chunk_ids()
+
+
+def test_filters_by_outlet_and_date(fresh_qa, tmp_path):
+    fresh_qa.ingest([squad_jsonl(tmp_path / "a.jsonl", 20)])
+    f = Filters(sources=["Wire A"], since="2024-01-05", until="2024-01-10")
+    hits = fresh_qa.retrieve("Super Bowl", top_k=10, filters=f)
+    assert hits
+    for h in hits:
+        assert h.source == "Wire A" and "2024-01-05" <= h.published_at <= "2024-01-10"
+    ans = fresh_qa.ask("Who won Super Bowl 50?", filters=Filters(sources=["Nobody"]))
+    assert ans.abstained and ans.citations == []
+
+
+class _Pages(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def page_server(tmp_path):
+    (tmp_path / "story.html").write_text(
+        "<html><head><title>Port reopens | Coast Times</title>"
+        '<meta property="og:site_name" content="Coast Times">'
+        '<meta property="article:published_time" content="2024-03-02"></head><body>'
+        "<article><h1>Port reopens</h1><p>The port reopened on Monday after a week of repairs to the "
+        "main pier, the harbour master said.</p><p>Container ships were expected back by Friday.</p>"
+        "</article></body></html>"
+    )
+    (tmp_path / "data.bin").write_bytes(b"\x00\x01" * 100)
+    handler = lambda *a: _Pages(*a, directory=str(tmp_path))  # noqa: E731
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_ingest_url_from_local_server(fresh_qa, page_server):
+    report = fresh_qa.ingest([f"{page_server}/story.html", f"{page_server}/missing.html", f"{page_server}/data.bin"])
+    assert len(report.added) == 1
+    assert any("HTTP 404" in e for e in report.errors)
+    assert any("unsupported content type" in e for e in report.errors)
+    (row,) = fresh_qa.articles()
+    assert row["source"] == "Coast Times" and row["published_at"] == "2024-03-02"
+    assert row["url"] == f"{page_server}/story.html"
+    ans = fresh_qa.ask("When did the port reopen?")
+    assert "Monday" in ans.text and ans.citations[0].url.endswith("/story.html")
+
+
+def _cli(*args: str, env: dict, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "articleqa.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+
+
+def test_sigkill_midway_then_rerun_leaves_a_consistent_store(tmp_path):
+    feed = squad_jsonl(tmp_path / "feed.jsonl", 400)
+    data = tmp_path / "data"
+    env = dict(os.environ, ARTICLEQA_DATA_DIR=str(data))
+    proc = _cli("ingest", str(feed), "--quiet", env=env)
+    db = data / "registry.sqlite3"
+    deadline = time.time() + 240
+    n = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            with sqlite3.connect(db) as c:
+                try:
+                    n = c.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+                except sqlite3.OperationalError:
+                    n = 0
+            if n >= 20:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "ingestion finished before it could be killed: use a larger feed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < n < 400
+
+    rerun = _cli("ingest", str(feed), "--quiet", env=env)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    qa = Assistant(data_dir=data)
+    reg_ids = qa.store.registry.chunk_ids()
+    assert qa.store.registry.count()[0] == 400
+    assert qa.store.vectors.ids() == reg_ids  # no orphaned or missing vectors
+    assert qa.store.vectors.count() == len(reg_ids)  # no duplicates
+    assert len({(c.article_id, c.ord) for c in qa.store.registry.chunks()}) == len(reg_ids)
+
+
+def test_chroma_server_backend(tmp_path):
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    srv = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1",
+                            "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        import httpx
+
+        for _ in range(150):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("chroma server did not start")
+        qa = Assistant(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port)
+        assert qa.ingest([SAMPLES]).ok
+        assert not (tmp_path / "data" / "chroma").exists()  # vectors live in the server
+        assert qa.store.vectors.count() == qa.store.registry.count()[1]
+        ans = qa.ask("What did the two sides want the committees to share more of?")
+        assert "expertise" in ans.text
+        assert qa.remove(VOV_ID)
+        assert qa.store.vectors.count() == qa.store.registry.count()[1]
+    finally:
+        srv.terminate()
+        srv.wait(10)
