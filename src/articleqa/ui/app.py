@@ -1,0 +1,333 @@
+"""The Gradio app: chat with cited, highlighted sources; the article library; evaluation.
+
+`build_app(assistant)` makes the Blocks; `launch(...)` adds the queue, theme, auth and
+size limits and serves it (what ``articleqa serve`` runs).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..assistant import Assistant
+from ..config import Config
+from . import chat, evaluate, library, render
+from .style import CSS, HEAD, theme
+
+EXAMPLES = [
+    "On what terms did Man want Japan's new-generation ODA to be provided?",
+    "What did the two sides want the committees to share more of?",
+    "Which storm did Japan express sympathy about?",
+    "What is the population of Hanoi?",
+]
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "examples" / "articles"
+# Answering is CPU-bound on the embedder (which serialises its own calls), but an LLM
+# backend waits on the network: allow several at once, and queue enough for a busy team.
+CONCURRENCY = 8
+QUEUE_SIZE = 128
+
+
+class _Views:
+    """The bits of HTML and choice lists that several tabs refresh."""
+
+    def __init__(self, assistant: Assistant):
+        self.qa = assistant
+
+    def header(self) -> str:
+        n_art, n_chunks = self.qa.store.registry.count()
+        return (
+            '<div id="aq-header"><div class="logo">article<span>qa</span></div>'
+            '<div class="tag">answers from your articles, citing the exact passages</div><div class="chips">'
+            f'<span class="chip"><b>{n_art:,}</b> articles</span><span class="chip"><b>{n_chunks:,}</b> passages</span>'
+            f'<span class="chip">answerer <b>{render.esc(self.qa.config.answerer)}</b></span></div></div>'
+        )
+
+    def empty_chat(self) -> tuple[str, str]:
+        n_art, _ = self.qa.store.registry.count()
+        stats = f"{n_art:,} article{'s' if n_art != 1 else ''} indexed."
+        return render.conversation_html([], stats), render.sources_html([], self.qa.article)
+
+    def outlets(self) -> list[str]:
+        return sorted({r["source"] for r in self.qa.articles() if r["source"]})
+
+    def article_choices(self) -> list[tuple[str, str]]:
+        return [(f"{r['title'] or r['id']}  ({r['id']})", r["id"]) for r in self.qa.articles()]
+
+
+def build_app(
+    assistant: Assistant, *, examples: list[str] | None = None, title: str = "articleqa"
+) -> gr.Blocks:
+    """The whole UI over ``assistant``; its look comes with `launch_options` (Gradio 6 sets it at launch)."""
+    views = _Views(assistant)
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+        head = gr.HTML(views.header(), js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                outlet = _chat_tab(assistant, views, EXAMPLES if examples is None else examples)
+            with gr.Tab("Library", id="library"):
+                _library_tab(assistant, views, demo, head, outlet)
+            with gr.Tab("Evaluation", id="evaluation"):
+                _evaluation_tab(assistant)
+
+        # The API: gradio_client.Client(url).predict("question", api_name="/chat")
+        def chat_api(question: str, history: list[dict] | None = None) -> dict:
+            """Answer a question from the articles; returns {"answer", "abstained", "citations", ...}."""
+            try:
+                return chat.api_answer(assistant, question, history)
+            except ValueError as e:
+                raise gr.Error(str(e)) from e
+
+        gr.api(chat_api, api_name="chat")
+    return demo
+
+
+def _chat_tab(assistant: Assistant, views: _Views, examples: list[str]) -> gr.Dropdown:
+    """Conversation, input, starter questions and search options | sources. Returns the outlet filter."""
+    turns = gr.State([])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6, min_width=420):
+            welcome, no_sources = views.empty_chat()
+            convo = gr.HTML(welcome, elem_id="aq-convo", js_on_load=None)
+            with gr.Row(elem_id="aq-input-row"):
+                msg = gr.Textbox(
+                    placeholder="Ask a question about your articles…  (Enter to send)", show_label=False,
+                    container=False, scale=8, max_lines=6, autofocus=True, elem_id="aq-input",
+                )  # fmt: skip
+                send = gr.Button("Ask", variant="primary", scale=0, min_width=96, elem_id="aq-send")
+                stop = gr.Button("Stop", scale=0, min_width=96, visible=False, elem_id="aq-stop")
+                clear = gr.Button("New chat", scale=0, min_width=110, elem_id="aq-clear")
+            with gr.Row(elem_id="aq-examples") as ex_row:
+                gr.HTML('<span class="try">Try</span>', js_on_load=None, container=False)
+                ex_btns = [
+                    gr.Button(q, size="sm", variant="secondary", scale=0, min_width=0) for q in examples
+                ]
+            with gr.Accordion("Search options", open=False):
+                with gr.Row():
+                    top_k = gr.Slider(
+                        1, 20, value=assistant.config.top_k, step=1, label="Passages to consider"
+                    )
+                    outlet = gr.Dropdown(views.outlets(), multiselect=True, label="Only these outlets")
+                with gr.Row():
+                    since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD")
+                    until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
+        with gr.Column(scale=5, min_width=360):
+            sources = gr.HTML(no_sources, elem_id="aq-sources", js_on_load=None)
+
+    def respond(question: str, state: list[dict], k: float, only: list[str] | None, frm: str, to: str):
+        question = (question or "").strip()[: chat.MAX_QUESTION_CHARS]
+        if not question:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        filters, warnings = chat.make_filters(only, frm, to)
+        for w in warnings:
+            gr.Warning(w)
+        history = chat.history_of(state)
+        state = [*state, chat.new_turn(question)]
+        for kind, turn in chat.stream_turn(assistant, question, history, int(k), filters):
+            state[-1] = turn
+            src = gr.skip() if kind == "token" else render.sources_html(state, assistant.article)
+            yield "", render.conversation_html(state), src, state
+
+    def stopped(state: list[dict]):
+        if state and state[-1].get("status") != "done":
+            state[-1]["status"] = "stopped"
+        return render.conversation_html(state), render.sources_html(state, assistant.article), state
+
+    # While an answer streams, Stop takes the place of Ask; the starter questions make room
+    # for the conversation once it has begun (New chat brings them back).
+    def busy(question: str):
+        if not (question or "").strip():
+            return gr.skip(), gr.skip(), gr.skip()
+        return gr.update(visible=False), gr.update(visible=True), gr.update(visible=False)
+
+    def idle():
+        return gr.update(visible=True), gr.update(visible=False)
+
+    private: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
+    swap = {**private, "queue": False}
+    ins, outs = [turns, top_k, outlet, since, until], [msg, convo, sources, turns]
+    events = []
+    for trigger, question in [(msg.submit, msg), (send.click, msg), *((b.click, b) for b in ex_btns)]:
+        answering = trigger(busy, [question], [send, stop, ex_row], **swap).then(
+            respond, [question, *ins], outs, **private
+        )
+        answering.then(idle, None, [send, stop], **swap)
+        events.append(answering)
+    stop.click(stopped, [turns], [convo, sources, turns], cancels=events, **private).then(
+        idle, None, [send, stop], **swap
+    )
+    clear.click(
+        lambda: ([], *views.empty_chat(), gr.update(visible=True)),
+        None, [turns, convo, sources, ex_row], cancels=events, **private,
+    ).then(idle, None, [send, stop], **swap)  # fmt: skip
+    return outlet
+
+
+def _library_tab(
+    assistant: Assistant, views: _Views, demo: gr.Blocks, head: gr.HTML, outlet: gr.Dropdown
+) -> None:
+    """The article list and reader | upload, read, delete. Keeps the header and outlet filter current."""
+    cfg = assistant.config
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            lib = gr.HTML(render.library_html(assistant.articles()), elem_id="aq-library", js_on_load=None)
+            viewer = gr.HTML(render.article_html(None), elem_id="aq-viewer", js_on_load=None)
+        with gr.Column(scale=2, min_width=320):
+            files = gr.File(
+                file_count="multiple", file_types=list(library.UPLOAD_TYPES), elem_id="aq-upload",
+                label=f"Add articles: {' '.join(library.UPLOAD_TYPES)}, up to {cfg.max_file_mb:g} MB each",
+            )  # fmt: skip
+            ingest_btn = gr.Button("Ingest", variant="primary", elem_id="aq-ingest")
+            ingest_out = gr.HTML(elem_id="aq-ingest-result", js_on_load=None)
+            pick = gr.Dropdown(views.article_choices(), label="Read or delete an article", value=None)
+            delete_btn = gr.Button("Delete article", variant="stop", elem_id="aq-delete")
+            delete_out = gr.HTML(js_on_load=None)
+
+    refreshed = [head, lib, pick, outlet]
+
+    def refresh(picked: str | None = None):
+        choices = gr.update(choices=views.article_choices(), value=picked)
+        return (
+            views.header(),
+            render.library_html(assistant.articles()),
+            choices,
+            gr.update(choices=views.outlets()),
+        )
+
+    # Gradio hands a progress tracker to a parameter whose default is gr.Progress().
+    def do_ingest(paths: list[str] | None, picked: str | None, progress=gr.Progress()):  # noqa: B008
+        if not paths:
+            return render.notice("info", ["Choose one or more files first."]), None, *refresh(picked)
+
+        def tick(done: int, total: int, chunks: int) -> None:
+            progress((done, total), desc=f"{done}/{total} articles, {chunks} passages embedded")
+
+        report, errors = library.ingest_uploads(assistant, paths, tick)
+        if report is None:
+            box = render.notice("error", ["Nothing was ingested.", *errors])
+        else:
+            kind = "ok" if not errors else "warn" if report.added or report.updated else "error"
+            box = render.notice(kind, [report.summary(), *errors, *report.warnings])
+        return box, None, *refresh(picked)
+
+    def do_delete(article_id: str | None):
+        if not article_id:  # nothing picked, or the confirm() was cancelled
+            return (gr.skip(),) * (2 + len(refreshed))
+        art = assistant.article(article_id)
+        if art is None or not library.delete_article(assistant, art.id):
+            return render.notice("error", [f"No article '{article_id}'."]), gr.skip(), *refresh()
+        box = render.notice("ok", [f"Deleted '{art.title or art.id}' from every index."])
+        return box, render.article_html(None), *refresh()
+
+    write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write", "api_visibility": "private"}
+    ingest_btn.click(do_ingest, [files, pick], [ingest_out, files, *refreshed], **write)
+    confirm = "(id) => (id && confirm('Delete this article from the library and every index?')) ? id : null"
+    delete_btn.click(do_delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write)
+    pick.change(
+        lambda aid: render.article_html(assistant.article(aid) if aid else None),
+        [pick], [viewer], api_visibility="private", show_progress="hidden",
+    )  # fmt: skip
+    demo.load(refresh, None, refreshed, api_visibility="private", show_progress="hidden")
+
+
+def _evaluation_tab(assistant: Assistant) -> None:
+    """Run an evaluation on a bundled set; metrics, plots, worst questions, report files."""
+    gr.Markdown(
+        "Score the assistant on a bundled question set: answers, abstentions, retrieval and "
+        "citations. It runs in a separate store, so your library is untouched."
+    )
+    with gr.Row(equal_height=True):
+        first = next(iter(evaluate.DATASETS))
+        ds = gr.Dropdown(list(evaluate.DATASETS), value=first, label="Dataset", scale=3)
+        limit = gr.Number(20, precision=0, minimum=1, maximum=5000, label="Questions (sampled)", scale=1)
+        with_base = gr.Checkbox(False, label="Also run the llama-index baseline (slower)", scale=1)
+        run_btn = gr.Button("Run evaluation", variant="primary", scale=1)
+    status = gr.HTML(js_on_load=None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            metrics = gr.HTML(js_on_load=None)
+        with gr.Column(scale=3):
+            plots = gr.Gallery(
+                show_label=False, columns=2, height=380, object_fit="contain", elem_id="aq-plots"
+            )
+    worst = gr.HTML(js_on_load=None)
+    report_files = gr.File(label="Report files", file_count="multiple", interactive=False)
+
+    def do_eval(label: str, n: float | None, baseline: bool):
+        yield from evaluate.run_tab(assistant, label, n, baseline)
+
+    run_btn.click(
+        do_eval, [ds, limit, with_base], [status, metrics, plots, worst, report_files],
+        concurrency_limit=1, concurrency_id="eval", api_visibility="private",
+    )  # fmt: skip
+
+
+def launch_options(cfg: Config) -> dict[str, Any]:
+    """What Gradio 6 takes at launch rather than in Blocks: look, script, upload limit."""
+    return {"theme": theme(), "css": CSS, "head": HEAD, "max_file_size": int(cfg.max_file_mb * 2**20)}
+
+
+def parse_auth(value: str | tuple[str, str] | None) -> tuple[str, str] | None:
+    """``"user:password"`` → ("user", "password"); the password may itself contain ':'."""
+    if value is None or isinstance(value, tuple):
+        return value
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("expected USER:PASSWORD, both non-empty")
+    return user, password
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, auth: object) -> str | None:
+    if auth or is_loopback(host):
+        return None
+    return (
+        f"warning: serving on {host} without --auth: anyone who can reach this machine can read, "
+        "add and delete your articles. Use --auth USER:PASSWORD (or ARTICLEQA_AUTH)."
+    )
+
+
+def launch(
+    assistant: Assistant | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    data_dir: str | Path | None = None,
+    auth: str | tuple[str, str] | None = None,
+    sample: bool = True,
+    sample_dir: Path = SAMPLE_DIR,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Serve the UI (ingesting the sample articles first unless ``sample=False``)."""
+    if assistant is None:
+        assistant = Assistant(data_dir=data_dir) if data_dir else Assistant()
+    creds = parse_auth(auth)
+    if sample and sample_dir.is_dir():
+        report = assistant.ingest([sample_dir])
+        if not quiet:
+            print(f"sample articles: {report.summary()}", file=sys.stderr)
+    assistant.retrieve("warm-up", top_k=1)  # load the model and indexes before the first question
+    warning = exposure_warning(host, creds)
+    if warning:
+        print(warning, file=sys.stderr)
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    demo.launch(
+        server_name=host, server_port=port, auth=creds, prevent_thread_lock=not block, quiet=quiet,
+        auth_message="articleqa: sign in to ask your articles" if creds else None,
+        **launch_options(assistant.config),
+    )  # fmt: skip
+    return demo

@@ -1,0 +1,148 @@
+"""Chat turns: a question through `Assistant.ask_stream`, kept as plain (JSON-able) dicts.
+
+A turn is what the UI renders: the question, the (streamed, then final) answer text, its
+citations, the retrieved passages and a status (searching → reading → streaming → done,
+or error). Follow-ups pass earlier turns as ``history`` when the assistant accepts it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..assistant import Assistant
+from ..types import Answer, Filters, Hit
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 2000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def accepts_history(assistant: Assistant) -> bool:
+    """Whether this assistant's ``ask_stream`` takes ``history=`` (follow-up questions)."""
+    try:
+        return "history" in inspect.signature(assistant.ask_stream).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def history_of(turns: list[dict]) -> list[dict[str, str]]:
+    """Finished turns as chat messages: [{"role": "user"|"assistant", "content": ...}]."""
+    msgs: list[dict[str, str]] = []
+    for t in turns:
+        if t.get("status") == "done":
+            msgs += [{"role": "user", "content": t["q"]}, {"role": "assistant", "content": t.get("text", "")}]
+    return msgs
+
+
+def clean_history(history: Any) -> list[dict[str, str]]:
+    """Keep well-formed messages only (the API accepts whatever a client sends)."""
+    if not isinstance(history, list):
+        return []
+    return [
+        {"role": m["role"], "content": str(m.get("content", ""))}
+        for m in history
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+    ]
+
+
+def make_filters(outlets: list[str] | None, since: str, until: str) -> tuple[Filters | None, list[str]]:
+    """Filters from the options panel; malformed dates are ignored with a warning."""
+    warnings = []
+    since, until = (since or "").strip(), (until or "").strip()
+    for name, v in (("From", since), ("Until", until)):
+        if v and not _DATE.match(v):
+            warnings.append(f"{name} date '{v}' is not YYYY-MM-DD; ignored.")
+    f = Filters(
+        sources=list(outlets or []),
+        since=since if _DATE.match(since) else "",
+        until=until if _DATE.match(until) else "",
+    )
+    return (None if f.empty else f), warnings
+
+
+def _hit(h: Hit) -> dict:
+    c = h.chunk
+    return {
+        "article_id": c.article_id, "chunk_id": c.id, "title": h.title, "source": h.source,
+        "published_at": h.published_at, "start": c.start, "end": c.end, "text": c.text, "score": h.score,
+    }  # fmt: skip
+
+
+def _finish(turn: dict, ans: Answer) -> None:
+    draft = turn.get("text", "").strip()
+    if ans.abstained and draft and draft != ans.text.strip():
+        # The streamed draft failed validation: say so rather than let it silently vanish.
+        turn["withdrawn"] = draft
+    turn.update(
+        text=ans.text,
+        abstained=ans.abstained,
+        citations=[c.to_dict() for c in ans.citations],
+        backend=ans.backend,
+        confidence=float(ans.confidence),
+        status="done",
+    )
+    if ans.hits:
+        turn["hits"] = [_hit(h) for h in ans.hits]
+    if ans.standalone_question:
+        turn["standalone"] = ans.standalone_question
+
+
+def new_turn(question: str) -> dict:
+    return {"q": question, "text": "", "status": "searching", "citations": [], "hits": [], "abstained": False}
+
+
+def stream_turn(
+    assistant: Assistant,
+    question: str,
+    history: list[dict[str, str]] | None = None,
+    top_k: int | None = None,
+    filters: Filters | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """Yield ``(kind, turn)`` as the answer arrives; kind is start|sources|token|answer|error."""
+    turn = new_turn(question)
+    yield "start", turn
+    kwargs: dict[str, Any] = {"top_k": top_k, "filters": filters}
+    if history and accepts_history(assistant):
+        kwargs["history"] = history
+    try:
+        for ev in assistant.ask_stream(question, **kwargs):
+            if ev.standalone_question:
+                turn["standalone"] = ev.standalone_question
+            if ev.kind == "sources":
+                turn.update(hits=[_hit(h) for h in ev.hits], status="reading")
+            elif ev.kind == "token":
+                turn.update(text=turn["text"] + ev.text, status="streaming")
+            elif ev.kind == "answer" and ev.answer is not None:
+                _finish(turn, ev.answer)
+            yield ev.kind, turn
+    except Exception as e:  # a backend failure is shown in the chat, not as a crashed page
+        log.exception("answering %r failed", question)
+        turn.update(status="error", error=str(e) or type(e).__name__)
+        yield "error", turn
+        return
+    if turn["status"] != "done":  # a stream that ended without its final answer event
+        turn.update(status="done", backend=turn.get("backend", ""), confidence=turn.get("confidence", 0.0))
+        yield "answer", turn
+
+
+def api_answer(assistant: Assistant, question: str, history: Any = None) -> dict[str, Any]:
+    """The ``/chat`` endpoint's result: `Answer.to_dict()` plus ``standalone_question``."""
+    question = (question or "").strip()
+    if not question:
+        raise ValueError("the question is empty")
+    question = question[:MAX_QUESTION_CHARS]
+    history = clean_history(history)
+    if history and accepts_history(assistant):
+        ans = None
+        for ev in assistant.ask_stream(question, history=history):
+            if ev.kind == "answer":
+                ans = ev.answer
+        if ans is None:
+            raise RuntimeError("the assistant returned no answer")
+    else:
+        ans = assistant.ask(question)
+    return {**ans.to_dict(), "standalone_question": ans.standalone_question}
