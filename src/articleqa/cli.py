@@ -29,6 +29,21 @@ DataDir = Annotated[
 ChromaHost = Annotated[str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")]
 ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "articles"
+AnswererOpt = Annotated[
+    str | None,
+    typer.Option("--answerer", help="extractive | openai | local [env ARTICLEQA_ANSWERER; default extractive]"),
+]
+LlmModel = Annotated[str | None, typer.Option("--llm-model", help="Model name for --answerer openai")]
+LlmBaseUrl = Annotated[
+    str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server URL (default: OPENAI_BASE_URL)")
+]
+LlmGguf = Annotated[
+    Path | None, typer.Option("--llm-gguf", help="GGUF model for --answerer local (default: SmolLM2-135M)")
+]
+
+
+def _llm(answerer: str | None, model: str | None, base_url: str | None, gguf: Path | None) -> dict[str, object]:
+    return {"answerer": answerer, "llm_model": model, "llm_base_url": base_url, "llm_gguf_path": gguf}
 
 
 def _config(data_dir: Path | None = None, **extra: object) -> Config:
@@ -47,7 +62,7 @@ def _filters(source: list[str] | None, since: str | None, until: str | None) -> 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files (.txt .md .html .jsonl) or folders")],
+    paths: Annotated[list[str], typer.Argument(help="Files (.txt .md .html .jsonl), folders or http(s) URLs")],
     data_dir: DataDir = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
@@ -103,9 +118,14 @@ def ask(
     until: Annotated[str | None, typer.Option("--until", help="Published on/before YYYY-MM-DD")] = None,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModel = None,
+    llm_base_url: LlmBaseUrl = None,
+    llm_gguf: LlmGguf = None,
 ) -> None:
     """Answer one question from the ingested articles, with numbered sources."""
-    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
+    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm))
     _require_articles(qa)
     ans = qa.ask(question, top_k=top_k, filters=_filters(source, since, until))
     if as_json:
@@ -124,9 +144,16 @@ def _require_articles(qa: Assistant) -> None:
 def chat(
     data_dir: DataDir = None,
     sample: Annotated[bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")] = True,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModel = None,
+    llm_base_url: LlmBaseUrl = None,
+    llm_gguf: LlmGguf = None,
 ) -> None:
-    """Ask questions interactively in the terminal (empty line or Ctrl-D to quit)."""
-    qa = Assistant(_config(data_dir))
+    """Ask questions interactively in the terminal (empty line or Ctrl-D to quit).
+
+    Follow-ups ("and when did it hit?") are understood in the context of earlier questions."""
+    qa = Assistant(_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)))
+    messages: list[dict[str, str]] = []
     if sample and SAMPLE_DIR.is_dir():
         report = qa.ingest([SAMPLE_DIR])
         console.print(f"[dim]sample articles: {report.summary()}[/]")
@@ -141,7 +168,12 @@ def chat(
             break
         if not q:
             break
-        _print_answer(qa.ask(q))
+        messages.append({"role": "user", "content": q})
+        ans = qa.chat(messages)
+        messages.append({"role": "assistant", "content": ans.text})
+        if ans.standalone_question and ans.standalone_question != q:
+            console.print(f"[dim]understood as: {escape(ans.standalone_question)}[/]")
+        _print_answer(ans)
 
 
 @app.command("list")
@@ -182,6 +214,10 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed")] = 0,
     holdout: Annotated[int, typer.Option("--holdout", help="SQuAD: leave N articles unindexed; their questions must be abstained")] = 0,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the llama-index baseline")] = True,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModel = None,
+    llm_base_url: LlmBaseUrl = None,
+    llm_gguf: LlmGguf = None,
 ) -> None:
     """Run the batch evaluation and write report.json, report.md, plots and results.jsonl."""
     from .evaluation import run_eval
@@ -189,10 +225,48 @@ def evaluate(
     fmt = fmt or ("squad" if dataset.suffix == ".json" else "jsonl")
     report = run_eval(
         dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
-        seed=seed, holdout=holdout, baseline=baseline, config=_config(data_dir),
+        seed=seed, holdout=holdout, baseline=baseline,
+        config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
     )  # fmt: skip
     console.print_json(json.dumps({k: report[k] for k in ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")}))
     console.print(f"report: {report_dir / 'report.md'}")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help="Port (default: 7860 or the next free one)")
+    ] = None,
+    data_dir: DataDir = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            "--auth", envvar="ARTICLEQA_AUTH", show_default=False, help="USER:PASSWORD; turns on login"
+        ),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")
+    ] = True,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModel = None,
+    llm_base_url: LlmBaseUrl = None,
+    llm_gguf: LlmGguf = None,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Open the web UI: chat with highlighted sources, the article library and evaluation."""
+    from .ui.app import launch, parse_auth
+
+    try:
+        creds = parse_auth(auth)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--auth") from e
+    llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
+    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm)
+    launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample, sample_dir=SAMPLE_DIR)
 
 
 if __name__ == "__main__":

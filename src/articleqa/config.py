@@ -29,7 +29,7 @@ class Config(BaseSettings):
     # --- ingestion -------------------------------------------------------------------
     # Sizes are in MiniLM word-pieces: the model embeds at most 256, so larger chunks
     # would silently lose their tail to truncation.
-    chunk_size: int = Field(160, ge=16, le=254, description="Max word-pieces per chunk.")
+    chunk_size: int = Field(224, ge=16, le=254, description="Max word-pieces per chunk.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbours.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
 
@@ -43,6 +43,7 @@ class Config(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
     candidate_k: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion damping constant.")
+    rerank_depth: int = Field(20, ge=1, description="Fused candidates re-ordered by question coverage.")
 
     # --- answering -------------------------------------------------------------------
     answerer: Literal["extractive", "openai", "local"] = "extractive"
@@ -58,8 +59,18 @@ class Config(BaseSettings):
     llm_gguf_path: Path | None = None
     llm_temperature: float = 0.0
     llm_max_tokens: int = 512
+    llm_n_ctx: int = Field(2048, ge=512, description="Context window of the local model.")
+    llm_top_k: int = Field(3, ge=1, le=20, description="Passages put in an LLM prompt.")
+    # One thread: on 2 cores OpenMP's spinning waits made 2 threads ~10x slower (measured).
+    llm_threads: int = Field(1, ge=1, description="CPU threads of the local model.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for an LLM server.")
+    # Abstain before calling the LLM when the calibrated evidence score (the extractive
+    # answerer's) says the passages don't answer: a model can't cite what isn't there.
+    llm_evidence_gate: bool = True
+    llm_support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Min claim support.")
+    prompts_dir: Path | None = Field(None, description="Prompt files here override prompts/.")
 
-    @field_validator("data_dir", mode="before")
+    @field_validator("data_dir", "prompts_dir", "llm_gguf_path", mode="before")
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .index.store import Store
+from .text import coverage, sentence_spans, terms
 from .types import Filters, Hit
 
 # Two passages of copies of one story are "the same passage" above this cosine
@@ -53,16 +54,39 @@ def retrieve(
             vector_score=vsim.get(cid), keyword_score=kws.get(cid), group_id=m.get("group_id"),
         )  # fmt: skip
 
-    out = _collapse_copies(store, [hit(c) for c in ranked], k)
-    missing = [h.chunk.id for h in out if h.vector_score is None]
+    pool = [hit(c) for c in ranked[: max(cfg.rerank_depth, k)]]
+    missing = [h.chunk.id for h in pool if h.vector_score is None]
     if missing:
         vecs = store.vectors.vectors(missing)
-        for h in out:
+        for h in pool:
             if h.chunk.id in vecs:
                 h.vector_score = float(vecs[h.chunk.id] @ qvec)
+    pool = rerank(store, question, pool) + [hit(c) for c in ranked[len(pool) : k * 3]]
+    out = _collapse_copies(store, pool, k)
     for rank, h in enumerate(out):
         h.rank = rank
     return out
+
+
+def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
+    """Re-order fused candidates by how well they cover the question.
+
+    RRF only sees ranks; this looks at the text: the IDF-weighted share of the question's
+    terms in the passage and in its best sentence (answers sit in one sentence), plus
+    cosine similarity. On 600 SQuAD questions it lifts hit@1 from 0.67 to 0.81 and hit@5
+    from 0.93 to 0.96 (docs/evaluation.md).
+    """
+    idf = store.keywords.idf
+    q_terms = list(dict.fromkeys(terms(question)))
+
+    def score(h: Hit) -> float:
+        text = h.chunk.text
+        best = max((coverage(q_terms, set(terms(text[a:b])), idf) for a, b in sentence_spans(text)), default=0.0)
+        return 0.5 * coverage(q_terms, set(terms(text)), idf) + 0.5 * best + 0.5 * (h.vector_score or 0.0)
+
+    for h in hits:
+        h.score = score(h)
+    return sorted(hits, key=lambda h: -h.score)
 
 
 def _collapse_copies(store: Store, hits: list[Hit], k: int) -> list[Hit]:

@@ -85,6 +85,14 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(ws)
 
 
+def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
+    """IDF-weighted share of the (query) terms ``q_terms`` present in ``text_terms``."""
+    if not q_terms:
+        return 0.0
+    total = sum(idf(t) for t in q_terms)
+    return sum(idf(t) for t in q_terms if t in text_terms) / total
+
+
 # ----- what kind of answer a question asks for --------------------------------------------
 
 _MONTHS = (

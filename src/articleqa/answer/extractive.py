@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..index.store import Store
-from ..text import answer_type, has_answer_type, named_terms, sentence_spans, terms
+from ..text import answer_type, coverage, has_answer_type, named_terms, sentence_spans, terms
 from ..types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers this question."
@@ -53,14 +53,6 @@ class Scored:
     type: float = 0.0
     prior: float = 0.0
     score: float = 0.0
-
-
-def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
-    """IDF-weighted share of the question's terms present in the text."""
-    if not q_terms:
-        return 0.0
-    total = sum(idf(t) for t in q_terms)
-    return sum(idf(t) for t in q_terms if t in text_terms) / total
 
 
 def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarray) -> list[Scored]:

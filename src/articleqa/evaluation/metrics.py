@@ -79,6 +79,16 @@ def mentions(text: str, golds: Sequence[str], must_mention: Sequence[str] = ()) 
     return any(_has(t, normalize(g)) for g in golds)
 
 
+def holds_evidence(text: str, item: EvalItem) -> bool:
+    """A passage holds any gold answer, or every must-mention item (list answers span one sentence)."""
+    if not item.answerable:
+        return False
+    t = normalize(text)
+    if any(_has(t, normalize(g)) for g in item.answers):
+        return True
+    return bool(item.must_mention) and all(_has(t, normalize(x)) for x in item.must_mention)
+
+
 def contains(pred: str, golds: Sequence[str], must_mention: Sequence[str] = ()) -> bool:
     """The answer holds the gold answer (or every must-mention item); False when unanswerable."""
     return bool(golds) and bool(pred.strip()) and mentions(pred, golds, must_mention)
@@ -102,9 +112,7 @@ def overlaps(span: Span, gold_spans: Iterable[tuple[str, int, int]]) -> bool:
 
 def citation_correct(citation: Span, item: EvalItem) -> bool:
     """The cited passage holds a gold answer (or all must-mention items) or overlaps gold evidence."""
-    if not item.answerable:
-        return False
-    return mentions(citation.text, item.answers, item.must_mention) or overlaps(citation, item.gold_spans)
+    return item.answerable and (holds_evidence(citation.text, item) or overlaps(citation, item.gold_spans))
 
 
 def citation_precision(correct: Iterable[Sequence[bool]]) -> float | None:
@@ -121,7 +129,7 @@ def citation_recall(correct: Iterable[Sequence[bool]]) -> float | None:
 # ---- retrieval -----------------------------------------------------------------------
 def relevant(span: Span, item: EvalItem) -> bool:
     """A retrieved passage holds the answer and, where known, lies in the gold evidence."""
-    if not item.answerable or not mentions(span.text, item.answers, item.must_mention):
+    if not holds_evidence(span.text, item):
         return False
     if item.gold_spans:
         return overlaps(span, item.gold_spans)
