@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 EXTRAS ?= test
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup run test lint eval lock clean
+.PHONY: setup run chat test lint eval lock clean
 
 $(VENV)/.setup-$(EXTRAS): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ $(VENV)/.setup-$(EXTRAS): pyproject.toml requirements.lock
 
 setup: $(VENV)/.setup-$(EXTRAS)
 
-## run: set up, ingest the sample articles and chat with them in the terminal
+## run: set up, ingest the sample articles and open the web UI on http://127.0.0.1:7860
 run: setup
+	$(VENV)/bin/articleqa serve
+
+## chat: the same in the terminal
+chat: setup
 	$(VENV)/bin/articleqa chat
 
 ## test: set up (with the local-LLM extra) and run the whole test suite

@@ -12,6 +12,7 @@ from .config import Config
 from .index.store import Store
 from .ingest.pipeline import IngestReport, Progress, ingest
 from .retrieve import retrieve
+from .text import question_parts
 from .types import Answer, Article, Filters, Hit, StreamEvent
 
 # Nothing in articleqa may phone home; set before chromadb/gradio are imported.
@@ -22,6 +23,9 @@ for _k, _v in {
     "HF_HUB_DISABLE_TELEMETRY": "1",
 }.items():
     os.environ.setdefault(_k, _v)
+
+
+PART_HITS = 2  # passages retrieved for each part of a two-part question
 
 
 class Assistant:
@@ -148,6 +152,16 @@ class Assistant:
         hits = retrieve(
             self.store, standalone, top_k or (cfg.llm_top_k if uses_llm else None), filters, qvec=qvec
         )
+        parts = question_parts(standalone)
+        if len(parts) == 2:
+            # Two questions in one: make sure each part's best passages are on the table.
+            have = {h.chunk.id for h in hits}
+            for part in parts:
+                for h in retrieve(self.store, part, PART_HITS, filters):
+                    if h.chunk.id not in have:
+                        have.add(h.chunk.id)
+                        h.rank = len(hits)
+                        hits.append(h)
         return self._answer_events(question, standalone if history else None, hits, qvec, stream)
 
     def _answer_events(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config
 from .prompts import load_prompt, render
-from .text import STOPWORDS, terms, words
+from .text import STOPWORDS, named_terms, terms, words
 
 if TYPE_CHECKING:
     from .answer.llm import ChatModel
@@ -37,7 +37,9 @@ HISTORY_CHARS = 600  # of each earlier turn shown to the condense prompt
 def needs_context(question: str) -> bool:
     """Does this question lean on earlier turns to be understood?"""
     ws = words(question)
-    return bool(_REFERRING.intersection(ws) or _LEADS_ON.match(question) or len(terms(question)) <= 2)
+    # A short question that names something ("What is the population of Hanoi?") stands alone.
+    short = len(terms(question)) <= 2 and not named_terms(question)
+    return bool(_REFERRING.intersection(ws) or _LEADS_ON.match(question) or short)
 
 
 def key_terms(question: str) -> list[str]:

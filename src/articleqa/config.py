@@ -58,7 +58,7 @@ class Config(BaseSettings):
     llm_api_key: str | None = None
     llm_gguf_path: Path | None = None
     llm_temperature: float = 0.0
-    llm_max_tokens: int = 512
+    llm_max_tokens: int = 256
     llm_n_ctx: int = Field(2048, ge=512, description="Context window of the local model.")
     llm_top_k: int = Field(3, ge=1, le=20, description="Passages put in an LLM prompt.")
     # One thread: on 2 cores OpenMP's spinning waits made 2 threads ~10x slower (measured).

@@ -111,6 +111,12 @@ _NUMBER = re.compile(
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]+")
 
 
+_PERSON_NOUNS = (
+    "officials?|leaders?|ministers?|presidents?|chairman|chairmen|persons?|people|man|men|woman|women|"
+    "kings?|queens?|players?|authors?|scientists?|politicians?|lawmakers?|spokesman|spokesperson|envoys?"
+)
+
+
 def answer_type(question: str) -> str | None:
     """The kind of answer a question expects: date, number, person, place, or None."""
     q = question.lower().strip()
@@ -119,12 +125,13 @@ def answer_type(question: str) -> str | None:
     ):
         return "date"
     if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high)\b", q) or re.search(
-        r"\b(what|which) (percentage|percent|number|amount|proportion)\b", q
+        r"\b(what|which) (is |was |were |are )?(the )?(percentage|percent|number|amount|proportion|"
+        r"value|cost|price|total|population|size)\b", q
     ):
         return "number"
-    if re.search(r"\b(who|whom|whose)\b", q):
+    if re.search(r"\b(who|whom|whose)\b", q) or re.match(rf"^(which|what) (\w+ )?({_PERSON_NOUNS})\b", q):
         return "person"
-    if re.search(r"\bwhere\b", q) or re.match(r"^(in )?(what|which) (country|city|place|state)\b", q):
+    if re.search(r"\bwhere\b", q) or re.search(r"\b(what|which) (country|city|town|place|state|province)\b", q):
         return "place"
     return None
 
@@ -139,9 +146,19 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     if kind == "number":
         return any(m.group(0).lower() not in qwords for m in _NUMBER.finditer(sentence))
     # person / place: a capitalised word that is not the sentence's first word and not
-    # something the question already mentions.
+    # something the question already mentions; for places, one after in/at/from/near.
     caps = [m for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
+    if kind == "place":
+        caps = [m for m in caps if re.search(r"\b(in|at|from|near|to)\s+(the\s+)?$", sentence[: m.start()])]
     return any(m.group(0).lower() not in qwords for m in caps)
+
+
+def question_parts(question: str) -> list[str]:
+    """A two-part question ("Which X ..., and which Y ...?") as its parts; else [question]."""
+    m = re.search(r",?\s+and\s+(?=(which|what|who|where|when|how|with|about)\b)", question, re.I)
+    if not m or m.start() < 10:
+        return [question]
+    return [question[: m.start()], question[m.end() :]]
 
 
 def named_terms(question: str) -> list[str]:

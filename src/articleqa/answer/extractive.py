@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..index.store import Store
-from ..text import answer_type, coverage, has_answer_type, named_terms, sentence_spans, terms
+from ..text import answer_type, coverage, has_answer_type, named_terms, question_parts, sentence_spans, terms
 from ..types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers this question."
@@ -31,10 +31,15 @@ ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers thi
 # Signal weights; fitted on held-out SQuAD articles (see docs/evaluation.md).
 W_SEM, W_LEX, W_CTX, W_TYPE, W_PRIOR = 0.40, 0.30, 0.15, 0.10, 0.05
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
-TYPE_MISSING_FACTOR = 0.85  # asked "when"/"how many"... and the sentence has no date/number
+# Asked "when"/"how many" and the sentence has no date/number: it can hardly be the answer.
+# Person/place detection is looser (any capitalised name), so its absence weighs less.
+TYPE_MISSING_FACTOR = {"date": 0.6, "number": 0.6, "person": 0.8, "place": 0.8}
 # Scaled by the IDF share of the question's names (capitalised words, numbers) that occur
 # in no article; ordinary words are left out: a reader's paraphrase is not a missing fact.
 UNSEEN_TERM_WEIGHT = 0.6
+MIN_WORDS = 4  # shorter "sentences" are captions' stubs or credit lines ("VOV"), not answers
+TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
+PART_COVERAGE = 0.3  # least coverage of a question part for its own sentence
 MAX_EMBEDDED = 16
 # A sentence in another copy of the story states the same fact when it holds this IDF share
 # of the answer sentence's terms.
@@ -69,7 +74,7 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
         ctx = coverage(q_terms, set(terms(ch.text)), idf)
         for a, b in sentence_spans(ch.text):
             key = (ch.article_id, ch.start + a, ch.start + b)
-            if key in seen:  # overlapping chunks repeat sentences
+            if key in seen or len(ch.text[a:b].split()) < MIN_WORDS:  # repeats; credit lines
                 continue
             seen.add(key)
             s = Scored(hit, ch.start + a, ch.start + b, ch.text[a:b], ctx=ctx, prior=1.0 / (1 + hit.rank))
@@ -100,8 +105,9 @@ def evidence(question: str, best: Scored | None, store: Store) -> float:
     if best is None:
         return 0.0
     conf = best.score
-    if answer_type(question) and not best.type:
-        conf *= TYPE_MISSING_FACTOR
+    kind = answer_type(question)
+    if kind and not best.type:
+        conf *= TYPE_MISSING_FACTOR[kind]
     q_terms = list(dict.fromkeys(terms(question)))
     if q_terms:
         idf = store.keywords.idf
@@ -113,34 +119,53 @@ def evidence(question: str, best: Scored | None, store: Store) -> float:
 
 def answer(question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.ndarray) -> Answer:
     scored = score_sentences(question, hits, store, qvec)
+    if scored and answer_type(question) and not scored[0].type:
+        # Prefer a near-best sentence that holds the kind of thing asked for.
+        typed = next((s for s in scored[1:] if s.type and s.score >= TYPED_RATIO * scored[0].score), None)
+        if typed is not None:
+            scored.remove(typed)
+            scored.insert(0, typed)
     confidence = evidence(question, scored[0] if scored else None, store)
     if not scored or confidence < cfg.abstain_threshold:
         return Answer(question, ABSTAIN_TEXT, True, [], hits, confidence, "extractive")
     chosen = [scored[0]]
+    q_parts = question_parts(question)
+    if len(q_parts) == 2:
+        # Two questions in one: quote the best sentence for the part the first one misses.
+        idf = store.keywords.idf
+        p_terms = [list(dict.fromkeys(terms(p))) for p in q_parts]
+        first = set(terms(chosen[0].text))
+        missed = min(p_terms, key=lambda t: coverage(t, first, idf))
+        rest = [s for s in scored[1:] if coverage(missed, set(terms(s.text)), idf) >= PART_COVERAGE]
+        if rest:
+            chosen.append(max(rest, key=lambda s: coverage(missed, set(terms(s.text)), idf) + s.score))
     for s in scored[1 : cfg.max_answer_sentences]:
-        if s.score >= SECOND_SENTENCE_RATIO * scored[0].score:
+        if len(chosen) < cfg.max_answer_sentences and s not in chosen and s.score >= SECOND_SENTENCE_RATIO * scored[0].score:
             chosen.append(s)
+    best = chosen[0]
     # Read in document order when the sentences come from the same article.
-    lead = chosen[0].hit.chunk.article_id
-    chosen.sort(key=lambda s: (s.hit.rank if s.hit.chunk.article_id != lead else -1, s.start))
+    chosen.sort(key=lambda s: (s.hit.rank if s.hit.chunk.article_id != best.hit.chunk.article_id else -1, s.start))
     citations: list[Citation] = []
     parts = []
     for s in chosen:
         citations.append(_cite(len(citations) + 1, s.hit, s.start, s.end, s.text))
         parts.append(f"{s.text} [{citations[-1].n}]")
-    # Copies of the same story: name every outlet that carries the cited fact.
-    for h, (a, b), text in corroborate(chosen[0], hits, store):
-        if not any((c.article_id, c.start, c.end) == (h.chunk.article_id, a, b) for c in citations):
-            citations.append(_cite(len(citations) + 1, h, a, b, text))
-    group = chosen[0].hit.group_id
-    outlets = {}
-    for c, h in ((c, _hit_of(c, hits)) for c in citations):
-        if group and h is not None and h.group_id == group:
-            outlets.setdefault(c.article_id, (_outlet(h), []))[1].append(c)
-    if len(outlets) > 1:
+    # Copies of the same story: name every outlet that carries the best sentence's fact.
+    same_fact = [next(c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id)]
+    for h, (a, b), text in corroborate(best, hits, store):
+        c = next((c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None)
+        if c is None:
+            c = _cite(len(citations) + 1, h, a, b, text)
+            citations.append(c)
+        same_fact.append(c)
+    if len({c.article_id for c in same_fact}) > 1:
+        outlets: dict[str, tuple[str, list[Citation]]] = {}
+        for c in same_fact:
+            h = _hit_of(c, hits)
+            outlets.setdefault(c.article_id, (_outlet(h) if h else c.article_id, []))[1].append(c)
         refs = [f"{name} {''.join(f'[{c.n}]' for c in cs)}" for name, cs in outlets.values()]
-        figures = {frozenset(_figures(c.text)) for _, cs in outlets.values() for c in cs}
-        verb = "Reported, with different details, by" if len(figures) > 1 else "Reported by"
+        differ = len({frozenset(_figures(c.text)) for c in same_fact}) > 1
+        verb = "Reported, with different details, by" if differ else "Reported by"
         parts.append(f"{verb} {', '.join(refs[:-1])} and {refs[-1]}.")
     return Answer(question, " ".join(parts), False, citations, hits, confidence, "extractive")
 
