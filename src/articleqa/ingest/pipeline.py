@@ -72,12 +72,13 @@ def ingest(
         nonlocal n_chunks
         flat = [c for _, cs, _ in pending for c in cs]
         vecs = store.embedder.embed([c.text for c in flat])
-        i = 0
+        batch, i = [], 0
         for art, cs, existed in pending:
-            store.put(art, cs, vecs[i : i + len(cs)])
-            store.registry.set_duplicates(art.id, store.find_duplicates(art.id, vecs[i : i + len(cs)]))
+            batch.append((art, cs, vecs[i : i + len(cs)]))
             i += len(cs)
             (report.updated if existed else report.added).append(art.id)
+        store.put_many(batch)
+        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch]))
         n_chunks += len(flat)
         pending.clear()
 

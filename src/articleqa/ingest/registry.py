@@ -65,6 +65,8 @@ class Registry:
         # One connection shared by the threads of a server (Gradio); writes are serialised.
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL stays crash-consistent; it only skips an fsync per commit.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         self._db.commit()
@@ -172,21 +174,26 @@ class Registry:
     # ---- writes --------------------------------------------------------------------
     def put(self, article: Article, chunks: list[Chunk], vec: bytes | None = None) -> None:
         """Insert or replace an article, all its chunks and its article vector atomically."""
+        self.put_many([(article, chunks, vec)])
+
+    def put_many(self, batch: list[tuple[Article, list[Chunk], bytes | None]]) -> None:
+        """Insert or replace several articles (with chunks and vectors) in one transaction."""
         with self.transaction() as db:
-            db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
-            db.execute(
-                f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    article.id, article.key, article.title, article.source, article.url,
-                    article.author, article.published_at, article.content_hash, article.text,
-                ),
-            )  # fmt: skip
-            db.executemany(
-                'INSERT INTO chunks (id, article_id, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
-                [(c.id, c.article_id, c.ord, c.start, c.end, c.text) for c in chunks],
-            )
-            if vec is not None:
-                db.execute("INSERT INTO article_vectors VALUES (?, ?)", (article.id, vec))
+            for article, chunks, vec in batch:
+                db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
+                db.execute(
+                    f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        article.id, article.key, article.title, article.source, article.url,
+                        article.author, article.published_at, article.content_hash, article.text,
+                    ),
+                )  # fmt: skip
+                db.executemany(
+                    'INSERT INTO chunks (id, article_id, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
+                    [(c.id, c.article_id, c.ord, c.start, c.end, c.text) for c in chunks],
+                )
+                if vec is not None:
+                    db.execute("INSERT INTO article_vectors VALUES (?, ?)", (article.id, vec))
 
     def delete(self, article_id: str) -> bool:
         with self.transaction() as db:
@@ -196,14 +203,15 @@ class Registry:
         rows = self._query("SELECT article_id, vec FROM article_vectors ORDER BY article_id")
         return [r[0] for r in rows], [r[1] for r in rows]
 
-    def set_duplicates(self, article_id: str, others: list[tuple[str, float]]) -> None:
-        """Replace the duplicate edges of ``article_id``."""
+    def set_duplicates(self, edges: dict[str, list[tuple[str, float]]]) -> None:
+        """Replace the duplicate edges of each article in ``edges`` (one transaction)."""
         with self.transaction() as db:
-            db.execute("DELETE FROM duplicates WHERE a = ? OR b = ?", (article_id, article_id))
-            db.executemany(
-                "INSERT OR REPLACE INTO duplicates VALUES (?, ?, ?)",
-                [(min(article_id, o), max(article_id, o), sc) for o, sc in others],
-            )
+            for article_id, others in edges.items():
+                db.execute("DELETE FROM duplicates WHERE a = ? OR b = ?", (article_id, article_id))
+                db.executemany(
+                    "INSERT OR REPLACE INTO duplicates VALUES (?, ?, ?)",
+                    [(min(article_id, o), max(article_id, o), sc) for o, sc in others],
+                )
 
     def duplicate_edges(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._query("SELECT a, b FROM duplicates")]
