@@ -66,10 +66,16 @@ def machine() -> dict:
 
 
 def versions() -> dict:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    pkgs = ["articleqa", "chromadb", "llama-index-core", "onnxruntime", "bm25s", "tokenizers", "numpy"]
-    return {p: version(p) for p in pkgs}
+    def ver(p: str) -> str | None:
+        try:
+            return version(p)
+        except PackageNotFoundError:
+            return None
+
+    pkgs = ["articleqa", "chromadb", "llama-index-core", "onnxruntime", "PyStemmer", "tokenizers", "numpy"]
+    return {p: ver(p) for p in pkgs}
 
 
 class Runner:
