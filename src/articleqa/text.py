@@ -74,9 +74,24 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+def raw_words(text: str) -> list[str]:
+    """Word tokens as written (numbers kept whole)."""
+    return _WORD.findall(text)
+
+
+def _norm(word: str) -> str:
+    return word.lower().replace("’", "'")
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (numbers kept whole)."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return [_norm(w) for w in raw_words(text)]
+
+
+def term(raw_word: str) -> str | None:
+    """The stemmed term of one raw word, or None for a stop word (``terms`` per word)."""
+    w = _norm(raw_word)
+    return None if w in STOPWORDS else _stemmer().stemWord(w)
 
 
 def terms(text: str) -> list[str]:

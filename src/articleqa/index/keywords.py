@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ingest.registry import Registry
-from ..text import _WORD, STOPWORDS, _stemmer, terms
+from ..text import raw_words, term, terms
 from ..types import Filters
 
 K1, B = 1.5, 0.75
@@ -152,12 +152,8 @@ class KeywordIndex:
 
 # ---- building -----------------------------------------------------------------------------
 def _live_chunks(registry: Registry) -> list[tuple[str, str, int, int]]:
-    """(id, article_id, start, end) of every stored chunk in (article_id, ord) order, no text.
-
-    Read straight from the registry's table: the public ``chunks()`` would load every
-    chunk's text (~65 MB at 100k chunks) just to learn which ones changed.
-    """
-    return registry._query('SELECT id, article_id, start, "end" FROM chunks ORDER BY article_id, ord')
+    """(id, article_id, start, end) of every stored chunk, without loading their text."""
+    return registry.chunk_spans()
 
 
 class _Tokenizer:
@@ -167,11 +163,10 @@ class _Tokenizer:
     def __init__(self, vocab: dict[str, int], term_list: list[str]):
         self.vocab, self.term_list = vocab, term_list
         self._raw: dict[str, int] = {}
-        self._stem = _stemmer().stemWord
 
     def __call__(self, text: str) -> list[int]:
         """Term ids of ``text`` in order; -1 for stop words."""
-        ws = _WORD.findall(text)
+        ws = raw_words(text)
         raw = self._raw
         try:
             return list(map(raw.__getitem__, ws))
@@ -205,10 +200,9 @@ class _Tokenizer:
         return cat(ptr, np.int64), cat(terms_, np.int32), cat(tf, np.int32), cat(lens, np.int32)
 
     def _term_id(self, w: str) -> int:
-        w = w.lower().replace("’", "'")  # exactly what text.words does per word
-        if w in STOPWORDS:
+        t = term(w)
+        if t is None:
             return -1
-        t = self._stem(w)
         tid = self.vocab.get(t)
         if tid is None:
             tid = self.vocab[t] = len(self.term_list)
