@@ -40,6 +40,14 @@ def derive(s: dict) -> None:
         "articles_per_s": _r(ours["articles_per_s"] / base["articles_per_s"], 3),
         "tokens_per_s": _r(ours["tokens_per_s"] / base["tokens_per_s"], 3),
     }
+    fit = s.get("baseline_fit")
+    if fit:
+        fit["disk_bytes_per_1k_chunks"] = round(fit["disk_bytes"] / max(fit["chunks"], 1) * 1000)
+        fit["in_run_model_share"] = _r(fit["embed_seconds"] / fit["seconds"], 3)
+        s["articleqa_vs_baseline_fit"] = {
+            "articles_per_s": _r(ours["articles_per_s"] / fit["articles_per_s"], 3),
+            "tokens_per_s": _r(ours["tokens_per_s"] / fit["tokens_per_s"], 3),
+        }
     if reused:
         s["reuse_note"] = REUSE_NOTE
         # What a cold ingestion would take: measured store-side time + embedding at the ceiling.
@@ -69,6 +77,10 @@ def goals(results: dict) -> list[dict]:
             r = s["articleqa_vs_baseline"]["articles_per_s"]
             out.append({"goal": "ingestion faster than llama-index (articles/s ratio)", "size": lab,
                         "value": r, "target": 1.0, "met": r > 1.0})  # fmt: skip
+            if "articleqa_vs_baseline_fit" in s:
+                r = s["articleqa_vs_baseline_fit"]["articles_per_s"]
+                out.append({"goal": "ingestion faster than llama-index with chunks that fit the model (articles/s ratio)",
+                            "size": lab, "value": r, "target": 1.0, "met": r > 1.0})  # fmt: skip
         n = s["target_chunks"]
         if n == 10_000:
             v = ours["peak_rss_mb"]
@@ -151,6 +163,26 @@ def markdown(results: dict) -> str:
             f"{b['chunks']} | {b['articles_per_s']:.2f} | {b['tokens_per_s']:.0f} | "
             f"{_pct(b['in_run_model_share'])} | {s['articleqa_vs_baseline']['articles_per_s']:.2f} |"
         )
+    fitted = [s for s in sizes if s.get("baseline_fit")]
+    if fitted:
+        lines += [
+            "",
+            "llama-index's default splitter makes 1,024-token nodes and MiniLM reads only the first 256 "
+            "word-pieces of each (\"truncated\": share of embedded texts cut). The same baseline with "
+            "`SentenceSplitter(chunk_size=200, chunk_overlap=20)` embeds every word, like articleqa:",
+            "",
+            "| size | articleqa chunks | truncated | articles/s | tok/s | default baseline nodes | truncated | "
+            "fitted baseline nodes | truncated | articles/s | tok/s | in model | ours ÷ fitted (articles/s) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in fitted:
+            o, b, f = s["articleqa_ingest"], s["baseline"], s["baseline_fit"]
+            lines.append(
+                f"| {s['label']} | {o['chunks']} | {_pct(o.get('truncated_share'))} | {o['articles_per_s']:.2f} | "
+                f"{o['tokens_per_s']:.0f} | {b['chunks']} | {_pct(b.get('truncated_share'))} | {f['chunks']} | "
+                f"{_pct(f.get('truncated_share'))} | {f['articles_per_s']:.2f} | {f['tokens_per_s']:.0f} | "
+                f"{_pct(f['in_run_model_share'])} | {s['articleqa_vs_baseline_fit']['articles_per_s']:.2f} |"
+            )
     reused = [s for s in sizes if s["embeddings_reused"]]
     if reused:
         lines += ["", f"\\* {REUSE_NOTE}. Projected cold ingestion (measured non-embedding time + "
@@ -167,19 +199,25 @@ def markdown(results: dict) -> str:
         "",
         "## Query latency (ms, warm, one question at a time)",
         "",
-        '"ask" is a full extractive answer; its model share is the time spent embedding the '
-        "question and the candidate sentences (texts embedded per answer in brackets).",
+        '"ask" is a full extractive answer to a question not asked before (a different sample from '
+        "the retrieval one); its model share is the time spent embedding the question and the "
+        "candidate sentences not already in the sentence-vector cache (texts embedded per answer in "
+        'brackets; "cache hits": share of candidate sentences found cached, from earlier questions). '
+        '"repeat" asks the same questions again: a follow-up returning to the same passages.',
         "",
         "| size | questions | articleqa retrieve p50 / p95 | articleqa ask p50 / p95 | ask: model p50 "
-        "(texts) / rest p50 | baseline retrieve p50 / p95 | articleqa first question (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "(texts) / rest p50 | cache hits | ask repeat p50 | baseline retrieve p50 / p95 | "
+        "articleqa first question (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sizes:
         sv, b = s["articleqa_serve"], s["baseline"]
         r, a, br = sv["retrieve_ms"], sv["ask_ms"], b["retrieve_ms"]
         lines.append(f"| {s['label']} | {sv['questions']} | {r['p50']:.1f} / {r['p95']:.1f} | "
                      f"{a['p50']:.1f} / {a['p95']:.1f} | {sv['ask_embed_ms']['p50']:.1f} "
-                     f"({sv['ask_texts_embedded_mean']:.0f}) / {sv['ask_other_ms']['p50']:.1f} | "
+                     f"({sv['ask_texts_embedded_mean']:.1f}) / {sv['ask_other_ms']['p50']:.1f} | "
+                     f"{_pct(sv.get('sentence_cache_hit_share'))} | "
+                     f"{sv['ask_repeat_ms']['p50'] if 'ask_repeat_ms' in sv else float('nan'):.1f} | "
                      f"{br['p50']:.1f} / {br['p95']:.1f} | {sv['first_query_s']:.2f} |")  # fmt: skip
     lines += [
         "",
@@ -247,6 +285,9 @@ def plot(results: dict, path: Path) -> None:
     a = ax[0][1]
     series(a, [_projected(s, "articleqa_ingest", "articles_per_s") for s in sizes], "articleqa", ingest=True)
     series(a, [_projected(s, "baseline", "articles_per_s") for s in sizes], "llama-index", ingest=True)
+    fx = [(s["corpus"]["chunks"], s["baseline_fit"]["articles_per_s"]) for s in sizes if s.get("baseline_fit")]
+    if fx:
+        a.plot(*zip(*fx, strict=True), marker="s", ls="--", label="llama-index, chunks fitted to the model")
     a.set_title("Ingestion throughput (articles / s, same corpus)")
     a = ax[1][0]
     for key, lab in (("retrieve_ms", "articleqa retrieve"), ("ask_ms", "articleqa ask")):

@@ -100,6 +100,19 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(ws)
 
 
+@lru_cache(maxsize=4096)
+def passage_terms(text: str) -> tuple[frozenset[str], tuple[tuple[int, int, frozenset[str]], ...]]:
+    """A passage's content terms and each sentence's ``(start, end, terms)``.
+
+    Reranking and answering both compare the question with every sentence of the top
+    passages: cached, each passage is split and stemmed once per process, not once per
+    stage and question (profiled: ~6 ms of a 50 ms answer). Sentence boundaries fall on
+    whitespace, so the passage's terms are exactly the union of its sentences' terms.
+    """
+    sents = tuple((a, b, frozenset(terms(text[a:b]))) for a, b in sentence_spans(text))
+    return frozenset().union(*(t for _, _, t in sents)), sents
+
+
 def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
     """IDF-weighted share of the (query) terms ``q_terms`` present in ``text_terms``."""
     if not q_terms:

@@ -23,7 +23,16 @@ import numpy as np
 
 from ..config import Config
 from ..index.store import Store
-from ..text import answer_type, coverage, has_answer_type, named_terms, question_parts, sentence_spans, terms
+from ..text import (
+    answer_type,
+    coverage,
+    has_answer_type,
+    named_terms,
+    passage_terms,
+    question_parts,
+    sentence_spans,
+    terms,
+)
 from ..types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers this question."
@@ -64,8 +73,8 @@ class Scored:
 
 def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarray) -> list[Scored]:
     """Every distinct sentence of the hits, scored; best first."""
-    idf = store.keywords.idf
     q_terms = list(dict.fromkeys(terms(question)))
+    idf = {t: store.keywords.idf(t) for t in q_terms}.__getitem__
     kind = answer_type(question)
     seen: set[tuple[str, int, int]] = set()
     cands: list[Scored] = []
@@ -73,8 +82,9 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
     # telling may answer better (one says "fourth in tourism", the other "a key partner").
     for hit in [x for h in hits for x in (h, *h.also)]:
         ch = hit.chunk
-        ctx = coverage(q_terms, set(terms(ch.text)), idf)
-        for a, b in sentence_spans(ch.text):
+        whole, sents = passage_terms(ch.text)
+        ctx = coverage(q_terms, whole, idf)
+        for a, b, s_terms in sents:
             key = (ch.article_id, ch.start + a, ch.start + b)
             if key in seen or len(ch.text[a:b].split()) < MIN_WORDS:  # repeats; credit lines
                 continue
@@ -82,7 +92,7 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
             s = Scored(hit, ch.start + a, ch.start + b, ch.text[a:b], ctx=ctx, prior=1.0 / (1 + hit.rank))
             if hit.vector_score is None:  # a collapsed copy: it ranks where its twin ranked
                 s.prior = 0.0
-            s.lex = coverage(q_terms, set(terms(s.text)), idf)
+            s.lex = coverage(q_terms, s_terms, idf)
             s.type = 1.0 if has_answer_type(s.text, kind, question) else 0.0
             cands.append(s)
     if not cands:
@@ -90,7 +100,7 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
     # Embedding every sentence costs most of a query's time: embed the promising ones.
     cands.sort(key=lambda s: -(s.lex + 0.5 * s.ctx + 0.3 * s.prior))
     top = cands[:MAX_EMBEDDED]
-    sims = store.embedder.embed([s.text for s in top]) @ qvec
+    sims = store.sentence_embedder.embed([s.text for s in top]) @ qvec
     for s, sim in zip(top, sims, strict=True):
         s.sem = float(sim)
     for s in cands:

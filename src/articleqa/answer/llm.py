@@ -213,7 +213,7 @@ def evidence(question: str, hits: list[Hit], store: Store, qvec: np.ndarray) -> 
 def finish(question: str, raw: str, hits: list[Hit], store: Store, cfg: Config, conf: float) -> Answer:
     """The validated `Answer` for a model's raw output (see `citations.validate`)."""
     checked = citations.validate(
-        raw, hits, embedder=store.embedder, idf=store.keywords.idf, threshold=cfg.llm_support_threshold,
+        raw, hits, embedder=store.sentence_embedder, idf=store.keywords.idf, threshold=cfg.llm_support_threshold,
         question=question,
     )  # fmt: skip
     return Answer(question, checked.text, checked.abstained, checked.citations, hits, conf, cfg.answerer)

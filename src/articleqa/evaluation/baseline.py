@@ -56,7 +56,14 @@ class ArticleQAEmbedding(BaseEmbedding):
 class Baseline:
     """Index ``articles`` into a fresh Chroma store under ``persist_dir``; answer and retrieve."""
 
-    def __init__(self, articles: list[Article], persist_dir: str | Path, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        articles: list[Article],
+        persist_dir: str | Path,
+        embedder: Embedder | None = None,
+        chunk_size: int | None = None,
+    ):
+        """``chunk_size`` (tokens) replaces the splitter's default 1,024, e.g. to fit the model."""
         import chromadb
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -85,7 +92,11 @@ class Baseline:
             docs,
             storage_context=storage,
             embed_model=ArticleQAEmbedding(embedder, embed_batch_size=32),
-            transformations=[SentenceSplitter()],
+            transformations=[
+                SentenceSplitter()
+                if chunk_size is None
+                else SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_size // 10)
+            ],
         )
         self.retriever = self.index.as_retriever(similarity_top_k=TOP_K)
 

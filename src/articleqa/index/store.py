@@ -16,7 +16,7 @@ from ..config import Config
 from ..ingest import dedup
 from ..ingest.registry import Registry
 from ..types import Article, Chunk
-from .embeddings import Embedder, make_embedder
+from .embeddings import CachedEmbedder, Embedder, make_embedder
 from .keywords import KeywordIndex
 from .vectors import VectorIndex, date_int
 
@@ -31,6 +31,11 @@ class Store:
     @cached_property
     def embedder(self) -> Embedder:
         return self._embedder or make_embedder(self.cfg)
+
+    @cached_property
+    def sentence_embedder(self) -> CachedEmbedder:
+        """The embedder behind an LRU, for sentences compared with a question at answer time."""
+        return CachedEmbedder(self.embedder)
 
     @cached_property
     def vectors(self) -> VectorIndex:
