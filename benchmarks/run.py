@@ -146,7 +146,7 @@ class Runner:
         out["baseline"] = self.child(
             "baseline", {**common, "data_dir": str(base_dir), "questions": qs}, f"{lab}-baseline"
         )
-        if not cached:  # live embeddings only: the cache holds the default splitter's nodes
+        if not cached and n <= a.fit_up_to:  # live only: the cache holds the default splitter's nodes
             log(f"[{lab}] llama-index baseline with chunks fitted to the model ({FIT_CHUNK_SIZE} tokens)")
             fit_dir = self.work / f"baseline-fit-{lab}"
             shutil.rmtree(fit_dir, ignore_errors=True)
@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-above", type=parse_size, default=50_000,
                     help="sizes >= this replay cached embeddings during ingestion")  # fmt: skip
     ap.add_argument("--cache-dir", type=Path, default=HERE / ".cache" / "minilm-vectors")
+    ap.add_argument("--fit-up-to", type=parse_size, default=10_000,
+                    help="also run llama-index with chunks fitted to the model at sizes up to this")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="pyinstrument each step into OUT/profiles/")
     ap.add_argument("--fill-only", action="store_true",
