@@ -187,3 +187,14 @@ def test_chroma_server_backend(tmp_path):
     finally:
         srv.terminate()
         srv.wait(10)
+
+
+def test_duplicate_edges_are_found_by_either_end_without_a_scan(tmp_path):
+    """Ingestion replaces each new article's edges: a scan of all edges per article made
+    ingestion quadratic (minutes at 100k chunks, docs/performance.md)."""
+    from articleqa.ingest.registry import Registry
+
+    reg = Registry(tmp_path / "registry.sqlite3")
+    plan = reg._db.execute("EXPLAIN QUERY PLAN DELETE FROM duplicates WHERE a = ? OR b = ?", ("x", "x")).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "SCAN" not in details and "(b=?)" in details, details

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS duplicates (
     score REAL NOT NULL,
     PRIMARY KEY (a, b)
 );
+-- Edges are looked up and deleted by either end: without this, "a = ? OR b = ?" scans every
+-- edge once per ingested article (quadratic: 9 min at 100k chunks, ~200k edges).
+CREATE INDEX IF NOT EXISTS duplicates_b ON duplicates(b);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
