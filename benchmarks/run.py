@@ -103,6 +103,14 @@ class Runner:
         res["wall_s"] = round(time.perf_counter() - t, 2)
         return res
 
+    def fill(self, lab: str, corp, texts_file: Path) -> dict:
+        """Embed into the cache every text either pipeline will embed that it lacks."""
+        log(f"[{lab}] filling the embedding cache {self.args.cache_dir} (only texts it lacks are embedded)")
+        return self.child(
+            "fill", {"texts": str(texts_file), "corpus": str(corp.dir), "cache_dir": str(self.args.cache_dir),
+                     "batch_size": self.args.batch_size}, f"{lab}-fill",
+        )  # fmt: skip
+
     def size(self, n: int) -> dict:
         a, lab = self.args, label(n)
         cached = n >= a.cache_above
@@ -131,11 +139,7 @@ class Runner:
         cache_dir = None
         if cached:
             cache_dir = str(a.cache_dir)
-            log(f"[{lab}] filling the embedding cache {cache_dir} (only texts it lacks are embedded)")
-            out["cache_fill"] = self.child(
-                "fill", {"texts": str(texts_file), "corpus": str(corp.dir), "cache_dir": cache_dir,
-                         "batch_size": a.batch_size}, f"{lab}-fill",
-            )  # fmt: skip
+            out["cache_fill"] = self.fill(lab, corp, texts_file)
         common = {"corpus": str(corp.dir), "cache_dir": cache_dir}
         ours_dir, base_dir = self.work / f"data-{lab}", self.work / f"baseline-{lab}"
         for d in (ours_dir, base_dir):
@@ -177,11 +181,7 @@ def fill_only(a: argparse.Namespace, sizes: list[int]) -> int:
             corp = corpus_mod.build(work / f"corpus-{lab}", n, seed=a.seed)
             texts_file = work / f"chunks-{lab}.json"
             texts_file.write_text(json.dumps(corp.chunk_texts))
-            res = runner.child(
-                "fill", {"texts": str(texts_file), "corpus": str(corp.dir), "cache_dir": str(a.cache_dir),
-                         "batch_size": a.batch_size}, f"{lab}-fill",
-            )  # fmt: skip
-            log(f"[{lab}] cache: {res}")
+            log(f"[{lab}] cache: {runner.fill(lab, corp, texts_file)}")
     return 0
 
 

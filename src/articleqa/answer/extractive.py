@@ -30,7 +30,6 @@ from ..text import (
     named_terms,
     passage_terms,
     question_parts,
-    sentence_spans,
     terms,
 )
 from ..types import Answer, Citation, Hit
@@ -229,11 +228,9 @@ def corroborate(best: Scored, hits: list[Hit], store: Store) -> list[tuple[Hit, 
         aid = h.chunk.article_id
         if h.group_id != group or aid == best.hit.chunk.article_id:
             continue
-        for a, b in sentence_spans(h.chunk.text):
-            text = h.chunk.text[a:b]
-            t_terms = list(dict.fromkeys(terms(text)))
+        for a, b, t_set in passage_terms(h.chunk.text)[1]:  # cached: retrieval split it already
             # Either telling may carry extra detail: take the better-covered direction.
-            cov = max(coverage(s_terms, set(t_terms), idf), coverage(t_terms, set(s_terms), idf))
+            cov = max(coverage(s_terms, t_set, idf), coverage(list(t_set), set(s_terms), idf))
             if cov >= CORROBORATION and cov > found.get(aid, (0.0,))[0]:
-                found[aid] = (cov, h, (h.chunk.start + a, h.chunk.start + b), text)
+                found[aid] = (cov, h, (h.chunk.start + a, h.chunk.start + b), h.chunk.text[a:b])
     return [(h, span, text) for _, h, span, text in found.values()]
