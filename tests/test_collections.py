@@ -198,3 +198,60 @@ def test_duplicate_edges_are_found_by_either_end_without_a_scan(tmp_path):
     plan = reg._db.execute("EXPLAIN QUERY PLAN DELETE FROM duplicates WHERE a = ? OR b = ?", ("x", "x")).fetchall()
     details = " ".join(str(row[-1]) for row in plan)
     assert "SCAN" not in details and "(b=?)" in details, details
+
+
+def test_story_with_more_copies_than_are_checked_forms_one_group(fresh_qa, tmp_path, monkeypatch):
+    """Each new article is chunk-checked against its nearest NEAREST_CHECKED stored articles
+    only (checking every copy made ingestion quadratic); a story with more copies than that
+    still forms one group, across ingest runs."""
+    from articleqa.ingest import dedup
+
+    para = json.loads(SQUAD.read_text())["data"][0]["paragraphs"][0]["context"]
+    n = 2 * dedup.NEAREST_CHECKED + 2
+    checks = []
+    alignment = dedup.alignment
+    monkeypatch.setattr(dedup, "alignment", lambda a, b: checks.append(1) or alignment(a, b))
+
+    def copies(path: Path, idx: range) -> Path:
+        with path.open("w") as f:
+            for i in idx:
+                f.write(json.dumps({"id": f"copy{i}", "title": f"Copy {i}", "text": f"{para} Edition {i}."}) + "\n")
+        return path
+
+    fresh_qa.ingest([copies(tmp_path / "first.jsonl", range(n // 2))])
+    fresh_qa.ingest([copies(tmp_path / "second.jsonl", range(n // 2, n))])
+    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    assert len(groups) == n and None not in groups.values() and len(set(groups.values())) == 1, groups
+    assert 0 < len(checks) <= n * dedup.NEAREST_CHECKED  # every pair: (n/2)(n/2 - 1) + (n/2)(n - 1)
+
+
+def test_article_vectors_grow_and_return_the_nearest_others_first():
+    import numpy as np
+
+    from articleqa.ingest import dedup
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=8).astype(np.float32)
+    vecs = np.stack([base + 0.05 * i * rng.normal(size=8).astype(np.float32) for i in range(100)])
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    known = dedup.ArticleVectors([], np.zeros((0, 8), np.float32), 8)
+    ids = [f"a{i}" for i in range(100)]
+    known.upsert(ids[:30], vecs[:30])
+    known.upsert(ids[30:], vecs[30:])  # past the initial 64 rows
+    known.upsert(["a0"], vecs[:1])  # replacing keeps one row
+    assert len(known) == 100
+    (near,) = known.nearest(["a0"], vecs[:1], k=5)
+    sims = vecs[1:] @ vecs[0]
+    expected = [f"a{i + 1}" for i in np.argsort(-sims)[:5] if sims[i] >= dedup.ARTICLE_COS]
+    assert [o for o, _ in near] == expected and "a0" not in dict(near)
+    assert [c for _, c in near] == sorted((c for _, c in near), reverse=True)
+
+
+def test_an_edge_survives_the_other_end_not_listing_it(tmp_path):
+    from articleqa.ingest.registry import Registry
+    from articleqa.types import Article
+
+    reg = Registry(tmp_path / "registry.sqlite3")
+    reg.put_many([(Article(id=i, text="x", key=i), [], None) for i in ("a", "b")])
+    reg.set_duplicates({"a": [("b", 0.9)], "b": []})
+    assert reg.duplicate_edges() == [("a", "b")]

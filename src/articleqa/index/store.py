@@ -91,23 +91,37 @@ class Store:
         return self.registry.article_meta(article_ids)
 
     # ---- near-duplicate stories ------------------------------------------------------
-    def find_duplicates(self, batch: list[tuple[str, np.ndarray]]) -> dict[str, list[tuple[str, float]]]:
-        """For each (article id, chunk vectors) of ``batch``: the stored articles that are
-        copies of the same story. The article-vector matrix is read once per batch."""
+    def article_vectors(self) -> dedup.ArticleVectors:
+        """Every stored article's vector, in memory (pass it to ``find_duplicates`` across batches)."""
         ids, blobs = self.registry.article_vectors()
-        out: dict[str, list[tuple[str, float]]] = {a: [] for a, _ in batch}
-        if len(ids) < 2:
-            return out
-        mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
-        for article_id, vecs in batch:
-            sims = mat @ dedup.article_vector(vecs)
-            for i in np.flatnonzero(sims >= dedup.ARTICLE_COS):
-                other = ids[i]
-                if other == article_id:
-                    continue
-                theirs = self.vectors.vectors(self.registry.chunk_ids_of(other))
-                if theirs and dedup.alignment(vecs, np.stack(list(theirs.values()))) >= dedup.ALIGNED_SHARE:
-                    out[article_id].append((other, float(sims[i])))
+        mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.embedder.dim)
+        return dedup.ArticleVectors(ids, mat, self.embedder.dim)
+
+    def find_duplicates(
+        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors | None = None
+    ) -> dict[str, list[tuple[str, float]]]:
+        """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles
+        that are copies of the same story. ``known`` holds the stored article vectors (read
+        from the registry when not given); the batch's own are added to it."""
+        known = known if known is not None else self.article_vectors()
+        ids = [a for a, _ in batch]
+        unit = np.stack([dedup.article_vector(v) for _, v in batch]).astype(np.float32)
+        known.upsert(ids, unit)
+        candidates = known.nearest(ids, unit, dedup.NEAREST_CHECKED)
+        chunks = dict(batch)
+        # One registry query and one vector read for every candidate of the batch.
+        others = sorted({o for cs in candidates for o, _ in cs} - chunks.keys())
+        chunk_ids = self.registry.chunk_ids_of_many(others)
+        vecs = self.vectors.vectors([c for o in others for c in chunk_ids.get(o, [])])
+        for o in others:
+            got = [vecs[c] for c in chunk_ids.get(o, []) if c in vecs]
+            if got:
+                chunks[o] = np.stack(got)
+        out: dict[str, list[tuple[str, float]]] = {a: [] for a in ids}
+        for a, cands in zip(ids, candidates, strict=True):
+            for other, cos in cands:
+                if other in chunks and dedup.alignment(chunks[a], chunks[other]) >= dedup.ALIGNED_SHARE:
+                    out[a].append((other, cos))
         return out
 
     def regroup(self) -> None:

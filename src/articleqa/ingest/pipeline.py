@@ -67,9 +67,10 @@ def ingest(
 
     pending: list[tuple[Article, list[Chunk], bool]] = []
     n_chunks = 0
+    known = None  # the stored article vectors: read once, at the first flush
 
     def flush() -> None:
-        nonlocal n_chunks
+        nonlocal n_chunks, known
         flat = [c for _, cs, _ in pending for c in cs]
         vecs = store.embedder.embed([c.text for c in flat])
         batch, i = [], 0
@@ -78,7 +79,9 @@ def ingest(
             i += len(cs)
             (report.updated if existed else report.added).append(art.id)
         store.put_many(batch)
-        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch]))
+        if known is None:
+            known = store.article_vectors()
+        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch], known))
         n_chunks += len(flat)
         pending.clear()
 

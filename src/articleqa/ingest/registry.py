@@ -158,6 +158,16 @@ class Registry:
     def chunk_ids_of(self, article_id: str) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,))]
 
+    def chunk_ids_of_many(self, article_ids: list[str]) -> dict[str, list[str]]:
+        """Chunk ids (in order) of each of ``article_ids`` that has chunks."""
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(article_ids), 500):  # stay under SQLite's bound-parameter limit
+            part = article_ids[i : i + 500]
+            sql = f"SELECT article_id, id FROM chunks WHERE article_id IN ({','.join('?' * len(part))}) ORDER BY article_id, ord"
+            for a, c in self._query(sql, tuple(part)):
+                out.setdefault(a, []).append(c)
+        return out
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT id FROM chunks")}
 
@@ -214,8 +224,11 @@ class Registry:
     def set_duplicates(self, edges: dict[str, list[tuple[str, float]]]) -> None:
         """Replace the duplicate edges of each article in ``edges`` (one transaction)."""
         with self.transaction() as db:
-            for article_id, others in edges.items():
+            # All deletes first: an edge one article of the batch found must survive another
+            # article of the batch not listing it (each checks only its nearest candidates).
+            for article_id in edges:
                 db.execute("DELETE FROM duplicates WHERE a = ? OR b = ?", (article_id, article_id))
+            for article_id, others in edges.items():
                 db.executemany(
                     "INSERT OR REPLACE INTO duplicates VALUES (?, ?, ?)",
                     [(min(article_id, o), max(article_id, o), sc) for o, sc in others],
