@@ -73,3 +73,16 @@ def test_changed_article_replaces_its_chunks_and_remove_cleans_everything(fresh_
     assert fresh_qa.remove("story")
     assert store.vectors.count() == 0 and store.registry.count() == (0, 0)
     assert store.keywords.search("harbour", 5) == []
+
+
+def test_ingest_leaves_the_keyword_index_saved_and_current(fresh_qa, tmp_path):
+    """A new process's first question loads the saved keyword index instead of tokenising
+    every chunk (9.6 s at 100k chunks when ingestion left it to the first search)."""
+    from articleqa.index.keywords import _load
+
+    p = tmp_path / "story.txt"
+    p.write_text("Harbour story\nThe harbour reopened on Thursday after repairs.\nBoats returned at noon.")
+    fresh_qa.ingest([p])
+    reg = fresh_qa.store.registry
+    saved = _load(fresh_qa.store.keywords.path)
+    assert saved is not None and set(saved.ids) == reg.chunk_ids()

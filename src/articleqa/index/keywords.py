@@ -119,6 +119,12 @@ class KeywordIndex:
             if n_new >= SAVE_AFTER_NEW_CHUNKS or (n_new and not self.path.exists()):
                 _save(self._state, self.path)
 
+    def refresh(self) -> None:
+        """Catch up with the registry now (saving the file after a large change) rather
+        than at the next search: ingestion calls it, so a new process's first question
+        loads the saved index instead of tokenising every new chunk (9.6 s at 100k chunks)."""
+        self._ensure()
+
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency of a stemmed term over chunks."""
         if self._state.generation < 0:  # search() keeps it fresh; answering needs no re-check per term

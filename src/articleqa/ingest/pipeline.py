@@ -121,6 +121,7 @@ def ingest(
                     report.removed.append(aid)
     if report.added or report.updated or report.removed:
         store.regroup()
+        store.keywords.refresh()
     report.chunks = n_chunks
     report.seconds = time.perf_counter() - t0
     return report
