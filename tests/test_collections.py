@@ -234,7 +234,7 @@ def test_article_vectors_grow_and_return_the_nearest_others_first():
     base = rng.normal(size=8).astype(np.float32)
     vecs = np.stack([base + 0.05 * i * rng.normal(size=8).astype(np.float32) for i in range(100)])
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    known = dedup.ArticleVectors([], np.zeros((0, 8), np.float32), 8)
+    known = dedup.ArticleVectors([], np.zeros((0, 8), np.float32))
     ids = [f"a{i}" for i in range(100)]
     known.upsert(ids[:30], vecs[:30])
     known.upsert(ids[30:], vecs[30:])  # past the initial 64 rows

@@ -109,7 +109,8 @@ def score_sentences(question: str, hits: list[Hit], store: Store, qvec: np.ndarr
         return []
     # Embedding every sentence costs most of a query's time: embed the promising ones.
     cands.sort(key=lambda s: -_prelim(s))
-    top = [s for s in cands[:MAX_EMBEDDED] if _prelim(s) >= EMBED_CUTOFF * _prelim(cands[0])]
+    floor = EMBED_CUTOFF * _prelim(cands[0])
+    top = [s for s in cands[:MAX_EMBEDDED] if _prelim(s) >= floor]
     sims = store.sentence_embedder.embed([s.text for s in top]) @ qvec
     for s, sim in zip(top, sims, strict=True):
         s.sem = float(sim)

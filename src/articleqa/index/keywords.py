@@ -104,7 +104,10 @@ class KeywordIndex:
     def df(self) -> Mapping[str, int]:
         return _DocFreq(self._state)
 
-    def _ensure(self) -> None:
+    def refresh(self) -> None:
+        """Catch up with the registry (saving the file after a large change). Searches call
+        it; ingestion too, so a new process's first question loads the saved index instead
+        of tokenising every new chunk (9.6 s at 100k chunks)."""
         gen = self.registry.generation
         if gen == self._state.generation:
             return
@@ -119,16 +122,10 @@ class KeywordIndex:
             if n_new >= SAVE_AFTER_NEW_CHUNKS or (n_new and not self.path.exists()):
                 _save(self._state, self.path)
 
-    def refresh(self) -> None:
-        """Catch up with the registry now (saving the file after a large change) rather
-        than at the next search: ingestion calls it, so a new process's first question
-        loads the saved index instead of tokenising every new chunk (9.6 s at 100k chunks)."""
-        self._ensure()
-
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency of a stemmed term over chunks."""
         if self._state.generation < 0:  # search() keeps it fresh; answering needs no re-check per term
-            self._ensure()
+            self.refresh()
         st = self._state
         i = st.vocab.get(term)
         df = int(st.df[i]) if i is not None else 0
@@ -136,7 +133,7 @@ class KeywordIndex:
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks sharing a term with the query."""
-        self._ensure()
+        self.refresh()
         st = self._state
         if not st.n_docs:
             return []

@@ -95,15 +95,14 @@ class Store:
         """Every stored article's vector, in memory (pass it to ``find_duplicates`` across batches)."""
         ids, blobs = self.registry.article_vectors()
         mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.embedder.dim)
-        return dedup.ArticleVectors(ids, mat, self.embedder.dim)
+        return dedup.ArticleVectors(ids, mat)
 
     def find_duplicates(
-        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors | None = None
+        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors
     ) -> dict[str, list[tuple[str, float]]]:
         """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles
-        that are copies of the same story. ``known`` holds the stored article vectors (read
-        from the registry when not given); the batch's own are added to it."""
-        known = known if known is not None else self.article_vectors()
+        that are copies of the same story. ``known`` holds the stored article vectors
+        (``article_vectors()``, kept across an ingest run); the batch's own are added to it."""
         ids = [a for a, _ in batch]
         unit = np.stack([dedup.article_vector(v) for _, v in batch]).astype(np.float32)
         known.upsert(ids, unit)

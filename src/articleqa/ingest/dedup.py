@@ -36,23 +36,17 @@ def alignment(a: np.ndarray, b: np.ndarray) -> float:
     return float(max((sims.max(1) >= CHUNK_COS).mean(), (sims.max(0) >= CHUNK_COS).mean()))
 
 
-def is_duplicate(a_chunks: np.ndarray, b_chunks: np.ndarray) -> tuple[bool, float]:
-    cos = float(article_vector(a_chunks) @ article_vector(b_chunks))
-    if cos < ARTICLE_COS:
-        return False, cos
-    return alignment(a_chunks, b_chunks) >= ALIGNED_SHARE, cos
-
-
 class ArticleVectors:
     """Unit article vectors in memory, searched for each new article's nearest ones.
 
     Built once per ingest run and kept current as batches land, instead of re-reading every
     stored vector per batch. Rows grow by doubling, so adding stays amortised O(1)."""
 
-    def __init__(self, ids: list[str], vecs: np.ndarray, dim: int):
+    def __init__(self, ids: list[str], vecs: np.ndarray):
+        """``vecs``: one row per id, shape (len(ids), dim) even when empty."""
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
-        self._mat = np.zeros((max(64, len(ids)), dim), dtype=np.float32)
+        self._mat = np.zeros((max(64, len(ids)), vecs.shape[1]), dtype=np.float32)
         self.upsert(ids, vecs)
 
     def __len__(self) -> int:

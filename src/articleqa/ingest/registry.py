@@ -156,7 +156,7 @@ class Registry:
         return self._query('SELECT id, article_id, start, "end" FROM chunks ORDER BY article_id, ord')
 
     def chunk_ids_of(self, article_id: str) -> list[str]:
-        return [r[0] for r in self._query("SELECT id FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,))]
+        return self.chunk_ids_of_many([article_id]).get(article_id, [])
 
     def chunk_ids_of_many(self, article_ids: list[str]) -> dict[str, list[str]]:
         """Chunk ids (in order) of each of ``article_ids`` that has chunks."""
