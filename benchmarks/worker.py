@@ -161,19 +161,20 @@ def task_fill(p: dict) -> dict:
 
 def task_ingest(p: dict) -> dict:
     """``Assistant.ingest`` of the JSONL corpus into an empty data dir."""
-    from articleqa import Assistant
+    from articleqa import Assistant, Config
     from articleqa.index.store import Store
 
-    qa = Assistant(data_dir=p["data_dir"])
-    timed, cached = wrap(minilm(qa.config.embed_batch_size), p.get("cache_dir"))
-    qa.__dict__["store"] = Store(qa.config, embedder=timed)
+    cfg = Config(data_dir=p["data_dir"])
+    timed, cached = wrap(minilm(cfg.embed_batch_size), p.get("cache_dir"))
+    qa = Assistant(cfg, store=Store(cfg, embedder=timed))
     with profiled(p.get("profile")):
         t = time.perf_counter()
         report = qa.ingest([p["corpus"]])
         dt = time.perf_counter() - t
     assert report.ok, report.errors
     mem = proc_status()
-    n_articles, n_chunks = qa.store.registry.count()
+    stats = qa.stats()
+    n_articles, n_chunks = stats.articles, stats.passages
     texts = [c.text for c in qa.store.registry.chunks()]
     tokens = model_tokens(timed, texts)
     return {
@@ -195,14 +196,14 @@ def task_serve(p: dict) -> dict:
     The embedder is timed, so each answer's latency splits into model time (question +
     candidate sentences not yet cached) and everything else.
     """
-    from articleqa import Assistant
+    from articleqa import Assistant, Config
     from articleqa.index.store import Store
 
     qs, ask_qs = p["questions"], p.get("ask_questions") or p["questions"]
     t = time.perf_counter()
-    qa = Assistant(data_dir=p["data_dir"])
-    timed = TimedEmbedder(minilm(qa.config.embed_batch_size))  # model load
-    qa.__dict__["store"] = Store(qa.config, embedder=timed)
+    cfg = Config(data_dir=p["data_dir"])
+    timed = TimedEmbedder(minilm(cfg.embed_batch_size))  # model load
+    qa = Assistant(cfg, store=Store(cfg, embedder=timed))
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     qa.ask(qs[0])  # opens Chroma, loads/builds BM25: the first question pays for it

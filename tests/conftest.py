@@ -50,9 +50,8 @@ def sample_qa(sample_dir):
 @pytest.fixture
 def fresh_qa(tmp_path, embedder):
     """An empty assistant of its own, sharing the loaded model."""
-    from articleqa import Assistant
+    from articleqa import Assistant, Config
     from articleqa.index.store import Store
 
-    qa = Assistant(data_dir=tmp_path / "data")
-    qa.__dict__["store"] = Store(qa.config, embedder=embedder)
-    return qa
+    cfg = Config(data_dir=tmp_path / "data")
+    return Assistant(cfg, store=Store(cfg, embedder=embedder))

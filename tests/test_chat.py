@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from articleqa import Config
-from articleqa.chat import check_rewrite, condense, heuristic, needs_context
+from articleqa.answer.followup import check_rewrite, condense, heuristic, needs_context
 
 CFG = Config()
 STORM_Q = "Which storm did Japan express sympathy about?"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from articleqa.answer import ABSTAIN_TEXT
 from articleqa.answer.citations import parse_claims, validate
-from articleqa.answer.extractive import ABSTAIN_TEXT
 from articleqa.types import Chunk, Hit
 
 ARTICLES = {

@@ -192,7 +192,7 @@ def test_chroma_server_backend(tmp_path):
 def test_duplicate_edges_are_found_by_either_end_without_a_scan(tmp_path):
     """Ingestion replaces each new article's edges: a scan of all edges per article made
     ingestion quadratic (minutes at 100k chunks, docs/performance.md)."""
-    from articleqa.ingest.registry import Registry
+    from articleqa.index.registry import Registry
 
     reg = Registry(tmp_path / "registry.sqlite3")
     plan = reg._db.execute("EXPLAIN QUERY PLAN DELETE FROM duplicates WHERE a = ? OR b = ?", ("x", "x")).fetchall()
@@ -204,7 +204,7 @@ def test_story_with_more_copies_than_are_checked_forms_one_group(fresh_qa, tmp_p
     """Each new article is chunk-checked against its nearest NEAREST_CHECKED stored articles
     only (checking every copy made ingestion quadratic); a story with more copies than that
     still forms one group, across ingest runs."""
-    from articleqa.ingest import dedup
+    from articleqa.index import dedup
 
     para = json.loads(SQUAD.read_text())["data"][0]["paragraphs"][0]["context"]
     n = 2 * dedup.NEAREST_CHECKED + 2
@@ -228,7 +228,7 @@ def test_story_with_more_copies_than_are_checked_forms_one_group(fresh_qa, tmp_p
 def test_article_vectors_grow_and_return_the_nearest_others_first():
     import numpy as np
 
-    from articleqa.ingest import dedup
+    from articleqa.index import dedup
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=8).astype(np.float32)
@@ -248,7 +248,7 @@ def test_article_vectors_grow_and_return_the_nearest_others_first():
 
 
 def test_an_edge_survives_the_other_end_not_listing_it(tmp_path):
-    from articleqa.ingest.registry import Registry
+    from articleqa.index.registry import Registry
     from articleqa.types import Article
 
     reg = Registry(tmp_path / "registry.sqlite3")

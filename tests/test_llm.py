@@ -20,9 +20,9 @@ import urllib.request
 import pytest
 
 from articleqa import Article, Assistant, Config
-from articleqa.answer.extractive import ABSTAIN_TEXT
-from articleqa.answer.llm import answer_messages, format_passages
-from articleqa.prompts import load_prompt
+from articleqa.answer import ABSTAIN_TEXT
+from articleqa.answer.generative import answer_messages, format_passages
+from articleqa.resources import load_prompt
 from articleqa.types import Chunk, Hit
 
 from .conftest import SAMPLES
@@ -103,19 +103,19 @@ def _free_port() -> int:
 def llm_server():
     """llama-cpp-python's OpenAI-compatible server on SmolLM2, one per test session.
 
-    Started through ``python -m articleqa.answer.llm``: ``llama_cpp.server`` with the same
-    flags, minus the weight repacking that segfaults on AMX CPUs in VMs (see llm.py).
+    Started through ``python -m articleqa.answer.models``: ``llama_cpp.server`` with the same
+    flags, minus the weight repacking that segfaults on AMX CPUs in VMs (see models.py).
     """
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed")
-    from articleqa.answer.llm import default_gguf
+    from articleqa.answer.models import default_gguf
 
     missing = [m for m in ("sse_starlette", "starlette_context") if importlib.util.find_spec(m) is None]
     if missing:
         pytest.fail(f"llama_cpp.server needs {missing}: install llama-cpp-python[server]")
     port = _free_port()
     cmd = [
-        sys.executable, "-m", "articleqa.answer.llm", "--model", str(default_gguf()), "--model_alias", "smollm2",
+        sys.executable, "-m", "articleqa.answer.models", "--model", str(default_gguf()), "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
         "--n_threads_batch", "1", "--verbose", "False",
     ]  # fmt: skip

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from articleqa import Assistant, StreamEvent
+from articleqa import Assistant, Config, StreamEvent
 from articleqa.types import Answer, Chunk, Citation, Hit
 from articleqa.ui import app as ui
 from articleqa.ui import chat, evaluate, library, render
@@ -46,8 +46,8 @@ def server(tmp_path_factory, embedder):
     """The app as `articleqa serve` runs it (sample articles ingested at start), in this process."""
     from articleqa.index.store import Store
 
-    qa = Assistant(data_dir=tmp_path_factory.mktemp("ui-data"))
-    qa.__dict__["store"] = Store(qa.config, embedder=embedder)  # share the session's loaded model
+    cfg = Config(data_dir=tmp_path_factory.mktemp("ui-data"))
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))  # share the session's loaded model
     demo = ui.launch(qa, port=_free_port(), sample=True, sample_dir=SAMPLES, block=False, quiet=True)
     yield demo.local_url, qa
     demo.close()
@@ -305,23 +305,23 @@ def test_evaluation_tab_says_when_run_eval_is_missing(monkeypatch):
 
 
 class _DraftThenAbstain:
-    """An assistant without ``history=`` whose streamed draft fails validation."""
+    """An assistant whose streamed draft fails validation."""
 
-    def ask_stream(self, question, *, top_k=None, filters=None):
+    def ask_stream(self, question, *, top_k=None, filters=None, history=None):
         yield StreamEvent("sources", hits=[])
         yield StreamEvent("token", text="An <b>unsupported</b> claim [1]")
         yield StreamEvent("answer", answer=Answer(question, "The articles don't say.", True, backend="fake"))
 
 
 class _Broken:
-    def ask_stream(self, question, *, top_k=None, filters=None):
+    def ask_stream(self, question, *, top_k=None, filters=None, history=None):
         raise RuntimeError("LLM server <unreachable>")
         yield
 
 
 def test_withdrawn_drafts_and_failures_are_shown_as_such():
     history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "answer"}]
-    turn = list(chat.stream_turn(_DraftThenAbstain(), "Q?", history))[-1][1]  # no history= passed
+    turn = list(chat.stream_turn(_DraftThenAbstain(), "Q?", history))[-1][1]
     html = render.conversation_html([turn])
     assert "bubble abstain" in html and "was withdrawn" in html
     assert "An &lt;b&gt;unsupported&lt;/b&gt; claim" in html and "<b>unsupported" not in html

@@ -1,31 +1,27 @@
-"""`Assistant`: wires the stages together (ingest → index → retrieve → answer → cite)."""
+"""`Assistant`: the façade that wires the stages (ingest → index → retrieve → answer → cite).
+
+It holds one `Config` and lazily builds each part from it; any part can be handed in instead
+(a store sharing a loaded model, a chat model, a whole answerer), which is how tests and the
+benchmarks inject theirs.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .answer import Answerer, make_answerer
 from .config import Config
 from .index.store import Store
 from .ingest.pipeline import IngestReport, Progress, ingest
+from .offline import keep_offline
 from .retrieve import retrieve
-from .text import question_parts
-from .types import Answer, Article, Filters, Hit, StreamEvent
+from .types import Answer, Article, Filters, Hit, Stats, StreamEvent
 
-# Nothing in articleqa may phone home; set before chromadb/gradio are imported.
-for _k, _v in {
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}.items():
-    os.environ.setdefault(_k, _v)
-
-
-PART_HITS = 2  # passages retrieved for each part of a two-part question
+if TYPE_CHECKING:
+    from .answer.models import ChatModel
 
 
 class Assistant:
@@ -36,17 +32,59 @@ class Assistant:
     >>> qa.ask("Who met Ishiba?").text
     """
 
-    def __init__(self, config: Config | None = None, **overrides: Any):
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        store: Store | None = None,
+        chat_model: ChatModel | None = None,
+        answerer: Answerer | None = None,
+        **overrides: Any,
+    ):
+        """``config`` (or ``Config(**overrides)``); ``store``, ``chat_model`` and ``answerer``
+        replace the parts the config would build (a ``chat_model`` is also what condenses
+        follow-up questions)."""
+        keep_offline()
         cfg = config or Config(**overrides)
         if config is not None and overrides:
             cfg = config.model_copy(update=overrides)
         self.config = cfg
+        self._store = store
+        self._chat_model = chat_model
+        self._answerer = answerer
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.config)
+        return self._store or Store(self.config)
 
-    # ---- ingestion ----------------------------------------------------------------
+    @property
+    def chat_model(self) -> ChatModel | None:
+        """The chat model: the one handed in, else an LLM answerer's configured one (loaded on
+        first use); None for the extractive answerer."""
+        if self._chat_model is None and self.config.answerer != "extractive":
+            from .answer.models import make_chat_model
+
+            self._chat_model = make_chat_model(self.config)
+        return self._chat_model
+
+    def _require_chat_model(self) -> ChatModel:
+        model = self.chat_model
+        if model is None:
+            raise ValueError(f"answerer '{self.config.answerer}' needs a chat model")
+        return model
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        return self._answerer or make_answerer(self.store, self.config, self._require_chat_model)
+
+    def warm_up(self) -> None:
+        """Load the embedding model and open the indexes now, so the first question doesn't
+        wait for them (the UI and the evaluation call it; a chat model still loads on first use)."""
+        vec = self.store.embedder.embed(["warm-up"])[0]
+        self.store.keywords.refresh()
+        self.store.vectors.search(vec, 1)
+
+    # ---- the collection ---------------------------------------------------------------
     def ingest(
         self,
         paths: list[str | Path] | str | Path = (),
@@ -64,30 +102,28 @@ class Assistant:
         return self.store.remove(article_id)
 
     def articles(self) -> list[dict]:
+        """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars."""
         return self.store.registry.article_stats()
 
     def article(self, article_id: str) -> Article | None:
         return self.store.registry.article(article_id)
 
-    # ---- questions ----------------------------------------------------------------
+    def stats(self) -> Stats:
+        n_articles, n_chunks = self.store.registry.count()
+        return Stats(articles=n_articles, passages=n_chunks)
+
+    # ---- questions --------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
-        return retrieve(self.store, question, top_k, filters)
-
-    @cached_property
-    def llm(self):
-        """The chat model of an ``openai``/``local`` answerer, loaded on first use."""
-        from .answer.llm import make_chat_model
-
-        return make_chat_model(self.config)
+        """The ``top_k`` best passages for ``question`` (the hybrid search answers start from)."""
+        return retrieve(self.store, question, top_k, filters).hits
 
     def standalone(self, question: str, history: list[dict] | None = None) -> str:
-        """``question`` rewritten to stand alone, given earlier chat ``history`` (see chat.py)."""
-        from .chat import condense
+        """``question`` rewritten to stand alone, given earlier chat ``history`` (answer/followup.py)."""
+        from .answer.followup import condense
 
         if not history:
             return question
-        model = self.llm if self.config.answerer != "extractive" else None
-        return condense(question, history, self.config, model)
+        return condense(question, history, self.config, self.chat_model)
 
     def ask(
         self,
@@ -147,38 +183,18 @@ class Assistant:
             raise ValueError("the question is empty")
         cfg = self.config
         standalone = self.standalone(question, history)
-        uses_llm = cfg.answerer != "extractive"
-        qvec = self.store.embedder.embed([standalone])[0]
-        hits = retrieve(
-            self.store, standalone, top_k or (cfg.llm_top_k if uses_llm else None), filters, qvec=qvec
-        )
-        parts = question_parts(standalone)
-        if len(parts) == 2:
-            # Two questions in one: make sure each part's best passages are on the table.
-            have = {h.chunk.id for h in hits}
-            for part in parts:
-                for h in retrieve(self.store, part, PART_HITS, filters):
-                    if h.chunk.id not in have:
-                        have.add(h.chunk.id)
-                        h.rank = len(hits)
-                        hits.append(h)
-        return self._answer_events(question, standalone if history else None, hits, qvec, stream)
+        k = top_k or (cfg.llm_top_k if cfg.answerer != "extractive" else None)
+        retrieved = retrieve(self.store, standalone, k, filters, expand_parts=True)
+        events = self.answerer.events(standalone, retrieved, stream=stream)
+        return self._stamped(question, standalone if history else None, events, retrieved.hits)
 
-    def _answer_events(
-        self, question: str, sq: str | None, hits: list[Hit], qvec, stream: bool
+    @staticmethod
+    def _stamped(
+        question: str, sq: str | None, events: Iterator[StreamEvent], hits: list[Hit]
     ) -> Iterator[StreamEvent]:
-        from .answer import extractive, llm
-
-        standalone = sq or question
+        """The ``sources`` event, then the answerer's, each marked with the question as asked
+        and (for a follow-up) the standalone question it was answered as."""
         yield StreamEvent("sources", hits=hits, standalone_question=sq)
-        if self.config.answerer == "extractive":
-            ans = extractive.answer(standalone, hits, self.store, self.config, qvec)
-            events: Iterator[StreamEvent] = iter(
-                [StreamEvent("token", text=ans.text), StreamEvent("answer", answer=ans)]
-            )
-        else:
-            model = self.llm if hits else None  # no passages: abstain without loading a model
-            events = llm.answer_events(standalone, hits, self.store, self.config, qvec, model, stream=stream)
         for ev in events:
             if ev.answer is not None:
                 ev.answer.question = question

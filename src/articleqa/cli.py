@@ -16,9 +16,17 @@ from rich.table import Table
 
 from .assistant import Assistant
 from .config import Config
+from .offline import keep_offline
+from .resources import sample_articles
 from .types import Answer, Filters
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.callback()
+def _main() -> None:
+    keep_offline()  # before any command imports chromadb or gradio
+
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -28,7 +36,6 @@ DataDir = Annotated[
 ]
 ChromaHost = Annotated[str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")]
 ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "articles"
 AnswererOpt = Annotated[
     str | None,
     typer.Option("--answerer", help="extractive | openai | local [env ARTICLEQA_ANSWERER; default extractive]"),
@@ -135,7 +142,7 @@ def ask(
 
 
 def _require_articles(qa: Assistant) -> None:
-    if qa.store.registry.count()[0] == 0:
+    if qa.stats().articles == 0:
         err.print(f"[red]No articles in {qa.config.data_dir}.[/] Run `articleqa ingest PATH` first.")
         raise typer.Exit(2)
 
@@ -154,12 +161,14 @@ def chat(
     Follow-ups ("and when did it hit?") are understood in the context of earlier questions."""
     qa = Assistant(_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)))
     messages: list[dict[str, str]] = []
-    if sample and SAMPLE_DIR.is_dir():
-        report = qa.ingest([SAMPLE_DIR])
+    if sample:
+        report = qa.ingest([sample_articles()])
         console.print(f"[dim]sample articles: {report.summary()}[/]")
     _require_articles(qa)
-    n_art, n_chunks = qa.store.registry.count()
-    console.print(f"[bold]articleqa[/] — {n_art} articles, {n_chunks} passages. Ask a question (empty line to quit).")
+    stats = qa.stats()
+    console.print(
+        f"[bold]articleqa[/] — {stats.articles} articles, {stats.passages} passages. Ask a question (empty line to quit)."
+    )
     console.print('[dim]e.g. "On what terms did Man want Japan\'s new-generation ODA to be provided?"[/]')
     while True:
         try:
@@ -266,7 +275,7 @@ def serve(
         raise typer.BadParameter(str(e), param_hint="--auth") from e
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
     cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm)
-    launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample, sample_dir=SAMPLE_DIR)
+    launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
 
 
 if __name__ == "__main__":

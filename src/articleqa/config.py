@@ -46,7 +46,7 @@ class Config(BaseSettings):
     rerank_depth: int = Field(20, ge=1, description="Fused candidates re-ordered by question coverage.")
 
     # --- answering -------------------------------------------------------------------
-    answerer: Literal["extractive", "openai", "local"] = "extractive"
+    answerer: str = Field("extractive", description="One of articleqa.answer.ANSWERERS.")
     max_answer_sentences: int = Field(2, ge=1, le=5)
     # Calibrated by eval/calibrate.py on 900 held-out SQuAD items (seeds 101-103; Youden J:
     # abstention recall 0.957, false rate 0.062; docs/evaluation.md): below this
@@ -69,7 +69,16 @@ class Config(BaseSettings):
     # answerer's) says the passages don't answer: a model can't cite what isn't there.
     llm_evidence_gate: bool = True
     llm_support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Min claim support.")
-    prompts_dir: Path | None = Field(None, description="Prompt files here override prompts/.")
+    prompts_dir: Path | None = Field(None, description="Prompt files here override the shipped ones.")
+
+    @field_validator("answerer")
+    @classmethod
+    def _known_answerer(cls, v: str) -> str:
+        from .answer import ANSWERERS
+
+        if v not in ANSWERERS:
+            raise ValueError(f"unknown answerer '{v}': choose one of {', '.join(ANSWERERS)}")
+        return v
 
     @field_validator("data_dir", "prompts_dir", "llm_gguf_path", mode="before")
     @classmethod

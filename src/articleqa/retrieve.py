@@ -1,16 +1,19 @@
-"""Hybrid retrieval: BM25 and vector search fused by reciprocal rank (RRF)."""
+"""Retrieval: the question embedded once, BM25 and vector search fused by reciprocal rank
+(RRF), a rerank by question coverage, copies of one story collapsed, and for a two-part
+question the best passages of each part added."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .index.store import Store
-from .text import coverage, passage_terms, terms
-from .types import Filters, Hit
+from .text import coverage, passage_terms, question_parts, terms
+from .types import Filters, Hit, Retrieved
 
 # Two passages of copies of one story are "the same passage" above this cosine
-# (see ingest/dedup.py for the measurements behind the story-level thresholds).
+# (see index/dedup.py for the measurements behind the story-level thresholds).
 SAME_PASSAGE_COS = 0.75
+PART_HITS = 2  # passages retrieved for each part of a two-part question
 
 
 def retrieve(
@@ -18,9 +21,34 @@ def retrieve(
     question: str,
     top_k: int | None = None,
     filters: Filters | None = None,
-    qvec: np.ndarray | None = None,
+    *,
+    expand_parts: bool = False,
+) -> Retrieved:
+    """The ``top_k`` best chunks for ``question`` and the question vector used.
+
+    With ``expand_parts``, a question with two parts ("Which X ..., and which Y ...?") also
+    gets each part's ``PART_HITS`` best passages that aren't already there, ranked after them.
+    """
+    qvec = store.embedder.embed([question])[0]
+    hits = search(store, question, qvec, top_k, filters)
+    parts = question_parts(question) if expand_parts else [question]
+    if len(parts) == 2:
+        have = {h.chunk.id for h in hits}
+        for part in parts:
+            pvec = store.embedder.embed([part])[0]
+            for h in search(store, part, pvec, PART_HITS, filters):
+                if h.chunk.id not in have:
+                    have.add(h.chunk.id)
+                    _set_rank(h, len(hits))
+                    hits.append(h)
+    return Retrieved(question, hits, qvec)
+
+
+def search(
+    store: Store, question: str, qvec: np.ndarray, top_k: int | None = None, filters: Filters | None = None
 ) -> list[Hit]:
-    """The ``top_k`` best chunks for ``question``, each with vector, keyword and fused scores.
+    """The ``top_k`` best chunks for ``question`` (embedded as ``qvec``), each with vector,
+    keyword, fused and rerank scores.
 
     RRF (Cormack et al., 2009) needs no score calibration between the two retrievers:
     each contributes 1 / (rrf_k + rank). Every returned hit gets its cosine similarity
@@ -28,8 +56,6 @@ def retrieve(
     """
     cfg = store.cfg
     k = top_k or cfg.top_k
-    if qvec is None:
-        qvec = store.embedder.embed([question])[0]
     vec_hits = store.vectors.search(qvec, cfg.candidate_k, filters)
     kw_hits = store.keywords.search(question, cfg.candidate_k, filters)
 
@@ -64,8 +90,15 @@ def retrieve(
     pool = rerank(store, question, pool) + [hit(c) for c in ranked[len(pool) : k * 3]]
     out = _collapse_copies(store, pool, k)
     for rank, h in enumerate(out):
-        h.rank = rank
+        _set_rank(h, rank)
     return out
+
+
+def _set_rank(h: Hit, rank: int) -> None:
+    """A hit's rank, shared by the copies collapsed into it (they rank where it ranks)."""
+    h.rank = rank
+    for c in h.also:
+        c.rank = rank
 
 
 def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
@@ -85,8 +118,8 @@ def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
         return 0.5 * coverage(q_terms, whole, idf) + 0.5 * best + 0.5 * (h.vector_score or 0.0)
 
     for h in hits:
-        h.score = score(h)
-    return sorted(hits, key=lambda h: -h.score)
+        h.rerank_score = score(h)
+    return sorted(hits, key=lambda h: -(h.rerank_score or 0.0))
 
 
 def _collapse_copies(store: Store, hits: list[Hit], k: int) -> list[Hit]:
@@ -110,6 +143,7 @@ def _collapse_copies(store: Store, hits: list[Hit], k: int) -> list[Hit]:
                     twin = other
                     break
         if twin is not None:
+            h.copy_of = twin.chunk.id
             twin.also.append(h)
         elif len(kept) < k:
             kept.append(h)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Chunk:
 
 @dataclass
 class Hit:
-    """A retrieved chunk with its scores from each retriever and the fused score."""
+    """A retrieved chunk with its score from each retriever, their fusion and the rerank."""
 
     chunk: Chunk
     title: str = ""
@@ -45,9 +46,25 @@ class Hit:
     score: float = 0.0  # fused (reciprocal rank) score
     vector_score: float | None = None  # cosine similarity
     keyword_score: float | None = None  # BM25
-    rank: int = 0
+    rerank_score: float | None = None  # question coverage + cosine (retrieve.rerank), when reranked
+    rank: int = 0  # position in the final list; a collapsed copy has its twin's rank
     group_id: str | None = None  # near-duplicate story group of its article
     also: list[Hit] = field(default_factory=list)  # the same passage in other copies of the story
+    copy_of: str | None = None  # chunk id of the hit this copy was collapsed into (in its ``also``)
+
+
+@dataclass
+class Retrieved:
+    """What retrieval hands an answerer: the passages, and the question vector it searched with
+    (answerers compare sentences with it, so the question is embedded once)."""
+
+    question: str
+    hits: list[Hit]
+    qvec: Any  # np.ndarray (dim,), L2-normalised
+
+    def candidates(self) -> list[Hit]:
+        """Every hit followed by its collapsed copies, in rank order."""
+        return [x for h in self.hits for x in (h, *h.also)]
 
 
 @dataclass
@@ -67,6 +84,10 @@ class Citation:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# The markers of a finished answer's text: "[1]" or "[1, 3]", each number a `Citation.n`.
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass
@@ -132,13 +153,21 @@ class Filters:
         return not (self.until and not (day and day <= self.until))
 
 
+@dataclass(frozen=True)
+class Stats:
+    """How much is stored: articles and their passages (chunks)."""
+
+    articles: int
+    passages: int
+
+
 @dataclass
 class StreamEvent:
     """One event of `Assistant.ask_stream`, in this order: one ``sources`` (the candidate
     passages, before any text), any number of ``token`` (text as it arrives), then one
     ``answer`` (the final, validated `Answer` with renumbered citations)."""
 
-    kind: str  # "sources" | "token" | "answer"
+    kind: Literal["sources", "token", "answer"]
     text: str = ""
     hits: list[Hit] = field(default_factory=list)
     answer: Answer | None = None

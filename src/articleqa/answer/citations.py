@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..text import named_terms, sentence_spans, terms, words
+from ..text import sentence_spans, terms, words
 from ..types import Citation, Hit
-from .extractive import ABSTAIN_TEXT
+from .base import ABSTAIN_TEXT, cite
+from .evidence import Idf, Passage, Support, support
 
 log = logging.getLogger(__name__)
 
 SUPPORT_THRESHOLD = 0.5  # default; Config.llm_support_threshold overrides
-# Half the claim's (weighted) terms must be in the passage: embeddings can veto a claim
-# (same words, other meaning) but never back one on topical similarity alone.
-LEX_FLOOR = 0.5
 JOINT_MIN_SHARE = 0.2  # each passage of a claim cited jointly must back a part of it
-NAME_WEIGHT = 2.0  # a name the passage lacks (e.g. an invented treaty) weighs double
 
 _NUMS = r"#?\d{1,3}(?:\s*(?:,|;|and|&|-|–)\s*#?\d{1,3})*"
 _WORD = r"(?:sources?|passages?|refs?|references?|citations?)"
@@ -62,22 +58,9 @@ _META_PREFIX = re.compile(
     re.I,
 )
 _META_ONLY = re.compile(rf"^{_SOURCE}\b|^(?:the\s+)?answer\s+is\b", re.I)
-# Sentences of an article that address the model rather than the reader. They may not
-# support a claim, and a claim using words only they contain is an injection echo.
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(?:instructions?|prompts?|rules|directions)\b"
-    r"|^\W*(?:please\s+)?(?:reply|respond|answer|say|output|print|write|return)\b[^.!?\n]{0,40}"
-    r"\b(?:with|only|exactly)\b"
-    r"|\b(?:you are now|system prompt|developer mode|new instructions)\b",
-    re.I,
-)
-
 _YES_NO = re.compile(
     r"^\W*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall|may|might)\b", re.I
 )
-
-Idf = Callable[[str], float]
-
 
 @dataclass
 class Claim:
@@ -85,14 +68,6 @@ class Claim:
 
     text: str
     cited: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Support:
-    score: float
-    lex: float
-    start: int = 0  # article offsets of the best-supporting sentence
-    end: int = 0
 
 
 @dataclass
@@ -158,85 +133,6 @@ def _tidy(s: str) -> str:
 
 def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
-
-
-def is_injection(sentence: str) -> bool:
-    return bool(_INJECTION.search(sentence))
-
-
-class Passage:
-    """A hit split into sentences, with injected instructions set apart."""
-
-    def __init__(self, hit: Hit | None):
-        self.hit = hit
-        self.sentences: list[tuple[int, int, str]] = []  # article offsets + text
-        self.injected_at: list[int] = []  # article offsets of injected sentences
-        self.injected: set[str] = set()  # their terms
-        self.vecs: np.ndarray | None = None
-        if hit is None:
-            return
-        ch = hit.chunk
-        for a, b in sentence_spans(ch.text):
-            s = ch.text[a:b]
-            if is_injection(s):
-                self.injected.update(terms(s))
-                self.injected_at.append(ch.start + a)
-            else:
-                self.sentences.append((ch.start + a, ch.start + b, s))
-        self._index()
-
-    def _index(self) -> None:
-        self.sent_terms = [set(terms(s)) for _, _, s in self.sentences]
-        self.terms = set().union(*self.sent_terms)
-        self.injected_only = self.injected - self.terms
-        self.numbers = {w for _, _, s in self.sentences for w in words(s) if w[0].isdigit()}
-
-    @classmethod
-    def joined(cls, parts: list[Passage]) -> Passage:
-        """Several passages as one, for a claim that cites them together."""
-        p = cls(None)
-        for q in parts:
-            p.sentences += q.sentences
-            p.injected |= q.injected
-        vecs = [q.vecs for q in parts if q.vecs is not None]
-        p.vecs = np.concatenate(vecs) if len(vecs) == len(parts) and vecs else None
-        p._index()
-        return p
-
-
-def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarray | None = None) -> Support:
-    """How well passage ``p`` supports ``claim`` (score 0..1), the share of its terms found in
-    ``p``'s best window of one or two adjacent sentences (``lex``), and that window's span.
-
-    A window rather than the whole passage: a claim that swaps in a name from elsewhere in
-    the passage ("Iran deployed its army" where the sentence says the Soviet Union) must
-    not be backed by words scattered over it.
-    """
-    c_terms = list(dict.fromkeys(terms(claim)))
-    if not c_terms or not p.sentences:
-        return Support(0.0, 0.0)
-    names = set(terms(" ".join(named_terms(claim))))
-    w = {t: (idf(t) if idf else 1.0) * (NAME_WEIGHT if t in names else 1.0) for t in c_terms}
-    total = sum(w.values())
-
-    def share(ts: set[str]) -> float:
-        return sum(w[t] for t in c_terms if t in ts) / total
-
-    n = len(p.sentences)
-    windows = [(i, i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]
-    shares = [share(p.sent_terms[i] | p.sent_terms[j]) for i, j in windows]
-    sims = p.vecs @ claim_vec if claim_vec is not None and p.vecs is not None else None
-    k = max(range(len(windows)), key=lambda k: (shares[k], -(windows[k][1] - windows[k][0])))
-    i, j = windows[k]
-    lex = shares[k]
-    score = lex if sims is None else 0.5 * lex + 0.5 * max(float(sims[i : j + 1].max()), 0.0)
-    if (
-        lex < LEX_FLOOR
-        or p.injected_only & set(c_terms)  # echoes an instruction planted in the article
-        or any(t[0].isdigit() and t not in p.numbers for t in words(claim))  # a number it doesn't state
-    ):
-        score = 0.0
-    return Support(score, lex, p.sentences[i][0], p.sentences[j][1])
 
 
 def validate(
@@ -335,22 +231,5 @@ def _assemble(kept: list[tuple[str, list[tuple[int, Support]]]], passages: list[
             spans.setdefault(i, (s.start, s.end))
         parts.append(text + " " + "".join(f"[{number[i]}]" for i, _ in good))
         scores.append(max(s.score for _, s in good))
-    citations = []
-    for i, n in sorted(number.items(), key=lambda t: t[1]):
-        h, (a, b) = passages[i].hit, spans[i]
-        ch = h.chunk
-        citations.append(
-            Citation(
-                n=n,
-                article_id=ch.article_id,
-                title=h.title,
-                source=h.source,
-                text=ch.text[a - ch.start : b - ch.start],
-                start=a,
-                end=b,
-                url=h.url,
-                published_at=h.published_at,
-                chunk_id=ch.id,
-            )  # fmt: skip
-        )
+    citations = [cite(n, passages[i].hit, *spans[i]) for i, n in sorted(number.items(), key=lambda t: t[1])]
     return Checked(" ".join(parts), citations, False, float(np.mean(scores)), notes)

@@ -9,7 +9,6 @@ left alone and no LLM is configured (retrieval needs none).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from pydantic import PrivateAttr
 
+from ..answer.base import cite
 from ..index.embeddings import Embedder, MiniLMEmbedder
-from ..types import Answer, Article, Chunk, Citation, Hit
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from ..types import Answer, Article, Chunk, Hit
 
 TOP_K = 10
 
@@ -130,8 +128,5 @@ class Baseline:
         if not hits:
             return Answer(question, "", True, [], [], 0.0, "baseline")
         h = hits[0]
-        cit = Citation(
-            n=1, article_id=h.chunk.article_id, title=h.title, source=h.source, text=h.chunk.text,
-            start=h.chunk.start, end=h.chunk.end, chunk_id=h.chunk.id,
-        )  # fmt: skip
+        cit = cite(1, h, h.chunk.start, h.chunk.end)
         return Answer(question, f"{h.chunk.text} [1]", False, [cit], hits, h.score, "baseline")

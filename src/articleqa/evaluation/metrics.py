@@ -14,12 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
+from ..types import CITATION_MARKER
 from .datasets import EvalItem
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 class Span(Protocol):
@@ -41,7 +41,7 @@ def normalize(text: str) -> str:
 
 def strip_markers(text: str) -> str:
     """The answer without its [n] citation markers (they are not answer words)."""
-    return _MARKER.sub(" ", text)
+    return CITATION_MARKER.sub(" ", text)
 
 
 def exact_match(pred: str, golds: Sequence[str]) -> float:
@@ -97,7 +97,7 @@ def contains(pred: str, golds: Sequence[str], must_mention: Sequence[str] = ()) 
 # ---- citations -----------------------------------------------------------------------
 def markers(text: str) -> list[int]:
     """Citation numbers in order of appearance: [1], [1, 3] and [1][2] forms."""
-    return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
+    return [int(n) for m in CITATION_MARKER.finditer(text) for n in m.group(1).split(",")]
 
 
 def citations_valid(answer_text: str, citations: Iterable[object]) -> bool:

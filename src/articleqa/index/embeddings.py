@@ -77,8 +77,7 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._session = None
         self._tok = _tokenizer()
-        self._count_tok = _tokenizer()
-        self._count_tok.no_truncation()
+        self._counter = TokenCounter()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -106,7 +105,7 @@ class MiniLMEmbedder:
         return self._session
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return _count(self, texts)
+        return self._counter(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -194,8 +193,7 @@ class OpenAIEmbedder:
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
         )
         self._dim: int | None = None
-        self._count_tok = _tokenizer()  # chunk sizing only: a close-enough word-piece count
-        self._count_tok.no_truncation()
+        self._counter = TokenCounter()  # chunk sizing only: a close-enough word-piece count
 
     @property
     def dim(self) -> int:
@@ -204,7 +202,7 @@ class OpenAIEmbedder:
         return self._dim
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return _count(self, texts)
+        return self._counter(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []
@@ -216,20 +214,27 @@ class OpenAIEmbedder:
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
 
 
-def _count(emb, texts: Sequence[str]) -> list[int]:
-    """Word-pieces of each text (without [CLS]/[SEP]), via ``emb._count_tok``.
+class TokenCounter:
+    """Word-pieces of each text (without [CLS]/[SEP]), untruncated.
 
     The chunker counts an article's sentences, then mostly the same sentences again once
     over-long ones are split: the previous call's counts are kept to answer the repeats
     (profiled: tokenising was ~5% of ingestion, half of it repeated work).
     """
-    texts = list(texts)
-    memo = getattr(emb, "_count_memo", {})
-    todo = [t for t in dict.fromkeys(texts) if t not in memo]
-    fresh = dict(zip(todo, (len(e.ids) - 2 for e in emb._count_tok.encode_batch_fast(todo)), strict=True))
-    counts = [fresh[t] if t in fresh else memo[t] for t in texts]
-    emb._count_memo = dict(zip(texts, counts, strict=True))  # only this call's texts: bounded
-    return counts
+
+    def __init__(self) -> None:
+        self._tok = _tokenizer()
+        self._tok.no_truncation()
+        self._last: dict[str, int] = {}  # only the previous call's texts: bounded
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        texts = list(texts)
+        memo = self._last
+        todo = [t for t in dict.fromkeys(texts) if t not in memo]
+        fresh = dict(zip(todo, (len(e.ids) - 2 for e in self._tok.encode_batch_fast(todo)), strict=True))
+        counts = [fresh[t] if t in fresh else memo[t] for t in texts]
+        self._last = dict(zip(texts, counts, strict=True))
+        return counts
 
 
 def make_embedder(cfg: Config) -> Embedder:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.registry import Registry
 from ..text import raw_words, term, terms
 from ..types import Filters
+from .registry import Registry
 
 K1, B = 1.5, 0.75
 FILE_NAME = "keywords.npz"
@@ -91,17 +91,9 @@ class KeywordIndex:
         self._state = _State()
         self._loaded = False
 
-    # Read-only views kept for callers (the answerers read ``df`` and ``n_docs``).
-    @property
-    def ids(self) -> list[str]:
-        return self._state.ids
-
-    @property
-    def n_docs(self) -> int:
-        return self._state.n_docs
-
     @property
     def df(self) -> Mapping[str, int]:
+        """term → number of chunks holding it (the evidence score looks for unseen names)."""
         return _DocFreq(self._state)
 
     def refresh(self) -> None:
@@ -223,34 +215,47 @@ def _update(registry: Registry, old: _State, gen: int) -> tuple[_State, int]:
         if j is not None and old.spans[j, 0] == a and old.spans[j, 1] == b:
             reuse[i] = j  # same id and span of an unchanged article: same text
     new_rows = np.flatnonzero(reuse < 0)
+    if not len(new_rows) and np.array_equal(reuse, np.arange(len(old.ids))):
+        # Nothing changed (a reload, or a generation bump that didn't touch chunks).
+        return dataclasses.replace(old, generation=gen), 0
 
     vocab, term_list = dict(old.vocab), list(old.terms)
-    tok = _Tokenizer(vocab, term_list)
-    new_ids = [live[i][0] for i in new_rows]
+    new = _tokenize(registry, [live[i][0] for i in new_rows], _Tokenizer(vocab, term_list))
+    doc_ptr, doc_terms, doc_tf, doc_len = _merge_rows(old, reuse, new_rows, new)
+    terms_kept, doc_terms = _compact_terms(term_list, doc_terms)
+    if terms_kept is not term_list:
+        term_list, vocab = terms_kept, {t: i for i, t in enumerate(terms_kept)}
+    articles, art = _article_rows(registry, old, live, new_rows)
+    st = _State(
+        generation=gen,
+        ids=[c[0] for c in live],
+        spans=np.array([(c[2], c[3]) for c in live], dtype=np.int64).reshape(-1, 2),
+        art=art, articles=articles, terms=term_list, vocab=vocab,
+        doc_ptr=doc_ptr, doc_terms=doc_terms, doc_tf=doc_tf, doc_len=doc_len,
+    )  # fmt: skip
+    _postings(st)
+    return st, len(new_rows)
+
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # CSR ptr, term ids, counts, lengths
+
+
+def _tokenize(registry: Registry, new_ids: list[str], tok: _Tokenizer) -> Rows:
+    """Term counts of the chunks ``new_ids``, reading their text from the registry in blocks."""
 
     def blocks() -> Iterator[list[str]]:
         for s in range(0, len(new_ids), 2000):
             texts = {c.id: c.text for c in registry.chunks(new_ids[s : s + 2000])}
             yield [texts.get(i, "") for i in new_ids[s : s + 2000]]
 
-    new_ptr, new_terms, new_tf, new_len = tok.counts(blocks())
+    return tok.counts(blocks())
 
-    # Articles: keep the known ones, look up those of new chunks.
-    art_index = {a[0]: i for i, a in enumerate(old.articles)}
-    articles = list(old.articles)
-    missing = sorted({live[i][1] for i in new_rows} - art_index.keys())
-    for s in range(0, len(missing), 500):
-        meta = registry.article_meta(missing[s : s + 500])
-        for aid in missing[s : s + 500]:
-            m = meta.get(aid, {})
-            art_index[aid] = len(articles)
-            articles.append((aid, m.get("source", ""), m.get("published_at", "")))
 
-    n = len(live)
-    if not len(new_rows) and np.array_equal(reuse, np.arange(len(old.ids))):
-        # Nothing changed (a reload, or a generation bump that didn't touch chunks).
-        return dataclasses.replace(old, generation=gen), 0
-    # Assemble the per-chunk arrays in registry order: old rows gathered, new ones filled in.
+def _merge_rows(old: _State, reuse: np.ndarray, new_rows: np.ndarray, new: Rows) -> Rows:
+    """Per-chunk arrays in registry order: ``old``'s rows gathered (``reuse[i]`` is chunk i's
+    old row, or -1), the ``new`` ones filled in at ``new_rows``."""
+    new_ptr, new_terms, new_tf, new_len = new
+    n = len(reuse)
     counts = np.zeros(n, dtype=np.int64)
     kept = np.flatnonzero(reuse >= 0)
     old_counts = np.diff(old.doc_ptr)
@@ -272,23 +277,26 @@ def _update(registry: Registry, old: _State, gen: int) -> tuple[_State, int]:
     doc_len = np.zeros(n, dtype=np.int32)
     doc_len[kept] = old.doc_len[reuse[kept]]
     doc_len[new_rows] = new_len
+    return doc_ptr, doc_terms, doc_tf, doc_len
 
-    terms_kept, doc_terms = _compact_terms(term_list, doc_terms)
-    if terms_kept is not term_list:
-        term_list, vocab = terms_kept, {t: i for i, t in enumerate(terms_kept)}
-    used = sorted({live[i][1] for i in range(n)}, key=art_index.__getitem__)  # drop gone articles
+
+def _article_rows(
+    registry: Registry, old: _State, live: list[tuple[str, str, int, int]], new_rows: np.ndarray
+) -> tuple[list[tuple[str, str, str]], np.ndarray]:
+    """(article_id, source, published_at) of every article with live chunks (the known ones
+    kept, those of new chunks looked up), and each chunk's index into that list."""
+    art_index = {a[0]: i for i, a in enumerate(old.articles)}
+    articles = list(old.articles)
+    missing = sorted({live[i][1] for i in new_rows} - art_index.keys())
+    for s in range(0, len(missing), 500):
+        meta = registry.article_meta(missing[s : s + 500])
+        for aid in missing[s : s + 500]:
+            m = meta.get(aid, {})
+            art_index[aid] = len(articles)
+            articles.append((aid, m.get("source", ""), m.get("published_at", "")))
+    used = sorted({c[1] for c in live}, key=art_index.__getitem__)  # drop gone articles
     remap = {aid: j for j, aid in enumerate(used)}
-    st = _State(
-        generation=gen,
-        ids=[c[0] for c in live],
-        spans=np.array([(c[2], c[3]) for c in live], dtype=np.int64).reshape(-1, 2),
-        art=np.array([remap[c[1]] for c in live], dtype=np.int32),
-        articles=[articles[art_index[a]] for a in used],
-        terms=term_list, vocab=vocab,
-        doc_ptr=doc_ptr, doc_terms=doc_terms, doc_tf=doc_tf, doc_len=doc_len,
-    )  # fmt: skip
-    _postings(st)
-    return st, len(new_rows)
+    return [articles[art_index[a]] for a in used], np.array([remap[c[1]] for c in live], dtype=np.int32)
 
 
 def _compact_terms(term_list: list[str], doc_terms: np.ndarray) -> tuple[list[str], np.ndarray]:

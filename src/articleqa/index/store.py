@@ -13,11 +13,11 @@ from functools import cached_property
 import numpy as np
 
 from ..config import Config
-from ..ingest import dedup
-from ..ingest.registry import Registry
 from ..types import Article, Chunk
+from . import dedup
 from .embeddings import CachedEmbedder, Embedder, make_embedder
 from .keywords import KeywordIndex
+from .registry import Registry
 from .vectors import VectorIndex, date_int
 
 
@@ -41,10 +41,6 @@ class Store:
     def vectors(self) -> VectorIndex:
         return VectorIndex(self.cfg, self.embedder.name, self.embedder.dim)
 
-    def put(self, article: Article, chunks: list[Chunk], vecs: np.ndarray) -> None:
-        """Store (or replace) one article with its embedded chunks."""
-        self.put_many([(article, chunks, vecs)])
-
     def put_many(self, batch: list[tuple[Article, list[Chunk], np.ndarray]]) -> None:
         """Store (or replace) several embedded articles with one vector write and one
         registry transaction (Chroma pays ~8 fsyncs per call whatever its size)."""
@@ -52,7 +48,7 @@ class Store:
         for article, _, _ in batch:
             old = self.registry.article_by_key(article.key) or self.registry.article(article.id)
             if old is not None:
-                old_ids += self._chunk_ids_of(old.id)
+                old_ids += self.registry.chunk_ids_of(old.id)
         all_chunks = [c for _, cs, _ in batch for c in cs]
         metas = [
             {"article_id": a.id, "source": a.source, "published": date_int(a.published_at), "start": c.start, "end": c.end}
@@ -68,12 +64,9 @@ class Store:
         if stale:
             self.vectors.delete_ids(stale)
 
-    def _chunk_ids_of(self, article_id: str) -> list[str]:
-        return self.registry.chunk_ids_of(article_id)
-
     def remove(self, article_id: str) -> bool:
         """Delete an article from the registry, the keyword index and the vectors."""
-        ids = self._chunk_ids_of(article_id)
+        ids = self.registry.chunk_ids_of(article_id)
         if not self.registry.delete(article_id):
             return False
         self.vectors.delete_ids(ids)

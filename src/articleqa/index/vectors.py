@@ -7,14 +7,10 @@ embedding function would download a model at run time.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..config import Config
 from ..types import Chunk, Filters
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 class StoreMismatch(Exception):
@@ -54,9 +50,6 @@ class VectorIndex:
                 embeddings=vectors[s : s + 1000],
                 metadatas=metas[s : s + 1000],
             )
-
-    def delete_article(self, article_id: str) -> None:
-        self.col.delete(where={"article_id": article_id})
 
     def delete_ids(self, ids: list[str]) -> None:
         for s in range(0, len(ids), 1000):

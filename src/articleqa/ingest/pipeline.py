@@ -10,7 +10,7 @@ from pathlib import Path
 from ..index.store import Store
 from ..types import Article, Chunk
 from .chunking import chunk_article
-from .readers import read_paths
+from .readers import content_hash, read_paths
 
 # How many chunks to embed in one go: amortises batching across small articles
 # without holding a large backlog in memory.
@@ -52,76 +52,104 @@ def ingest(
 ) -> IngestReport:
     """Ingest files/folders (and/or ready-made ``articles``) into ``store``.
 
-    Unchanged articles (same key, same content hash) cost nothing. With ``sync``, articles
-    previously ingested from under a given folder whose file is gone are removed.
+    Unchanged articles (same key, same content hash) cost nothing. An `Article` given without
+    a ``key`` is identified by its id. With ``sync``, articles previously ingested from under
+    a given folder whose file is gone are removed.
     """
     t0 = time.perf_counter()
-    cfg, reg = store.cfg, store.registry
     report = IngestReport()
-    read = read_paths(paths, cfg.max_file_mb)
+    read = read_paths(paths, store.cfg.max_file_mb)
     report.warnings += read.warnings
     report.errors += [str(e) for e in read.errors]
-    todo = list(articles or []) + read.articles
+    todo = [_identified(a) for a in articles or []] + read.articles
     # Sweep what an interrupted earlier run may have left in the vector store.
     report.orphans_swept = store.reconcile()
-
-    pending: list[tuple[Article, list[Chunk], bool]] = []
-    n_chunks = 0
-    known = None  # the stored article vectors: read once, at the first flush
-
-    def flush() -> None:
-        nonlocal n_chunks, known
-        flat = [c for _, cs, _ in pending for c in cs]
-        vecs = store.embedder.embed([c.text for c in flat])
-        batch, i = [], 0
-        for art, cs, existed in pending:
-            batch.append((art, cs, vecs[i : i + len(cs)]))
-            i += len(cs)
-            (report.updated if existed else report.added).append(art.id)
-        store.put_many(batch)
-        if known is None:
-            known = store.article_vectors()
-        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch], known))
-        n_chunks += len(flat)
-        pending.clear()
-
+    batch = _Batch(store, report)
     seen: set[str] = set()
     ids_taken: set[str] = set()
     for done, art in enumerate(todo, 1):
         if art.key in seen:
             report.warnings.append(f"{art.key}: given twice in this batch; the first copy was kept")
-            continue
-        seen.add(art.key)
-        old = reg.article_by_key(art.key)
-        art.id = old.id if old else reg.unique_id(art.id, art.key, ids_taken)
-        ids_taken.add(art.id)
-        if old and old.content_hash == art.content_hash:
-            report.unchanged.append(art.id)
         else:
-            chunks = chunk_article(art, store.embedder.count_tokens, cfg.chunk_size, cfg.chunk_overlap)
-            if not chunks:
-                report.errors.append(f"{art.key}: no text to index")
-            else:
-                pending.append((art, chunks, old is not None))
-                if sum(len(cs) for _, cs, _ in pending) >= _EMBED_BACKLOG:
-                    flush()
+            seen.add(art.key)
+            _take(store, art, ids_taken, batch, report)
         if progress:
-            progress(done, len(todo), n_chunks)
-    if pending:
-        flush()
+            progress(done, len(todo), batch.n_chunks)
+    batch.flush()
     if progress:
-        progress(len(todo), len(todo), n_chunks)
-
+        progress(len(todo), len(todo), batch.n_chunks)
     if sync:
-        live = {a.key for a in todo}
-        for folder in (Path(p).resolve() for p in paths if Path(p).is_dir()):
-            for aid, key in reg.article_ids_for_keys_under(str(folder)):
-                if key not in live and not Path(key).exists():
-                    store.remove(aid)
-                    report.removed.append(aid)
+        _remove_gone(store, paths, {a.key for a in todo}, report)
     if report.added or report.updated or report.removed:
         store.regroup()
         store.keywords.refresh()
-    report.chunks = n_chunks
+    report.chunks = batch.n_chunks
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _identified(art: Article) -> Article:
+    """A ready-made article with a key (its id, when it has none) and a content hash."""
+    if not art.key:
+        art.key = f"id:{art.id}"
+    if not art.content_hash:
+        art.content_hash = content_hash(art)
+    return art
+
+
+def _take(store: Store, art: Article, ids_taken: set[str], batch: _Batch, report: IngestReport) -> None:
+    """Skip ``art`` if stored unchanged, else chunk it into the embedding batch."""
+    reg = store.registry
+    old = reg.article_by_key(art.key)
+    art.id = old.id if old else reg.unique_id(art.id, art.key, ids_taken)
+    ids_taken.add(art.id)
+    if old and old.content_hash == art.content_hash:
+        report.unchanged.append(art.id)
+        return
+    chunks = chunk_article(art, store.embedder.count_tokens, store.cfg.chunk_size, store.cfg.chunk_overlap)
+    if not chunks:
+        report.errors.append(f"{art.key}: no text to index")
+        return
+    batch.add(art, chunks, existed=old is not None)
+
+
+class _Batch:
+    """Articles waiting to be embedded together (batching across small articles) and stored."""
+
+    def __init__(self, store: Store, report: IngestReport):
+        self.store, self.report = store, report
+        self.pending: list[tuple[Article, list[Chunk], bool]] = []
+        self.n_chunks = 0
+        self.known = None  # the stored article vectors: read once, at the first flush
+
+    def add(self, art: Article, chunks: list[Chunk], existed: bool) -> None:
+        self.pending.append((art, chunks, existed))
+        if sum(len(cs) for _, cs, _ in self.pending) >= _EMBED_BACKLOG:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        store = self.store
+        flat = [c for _, cs, _ in self.pending for c in cs]
+        vecs = store.embedder.embed([c.text for c in flat])
+        batch, i = [], 0
+        for art, cs, existed in self.pending:
+            batch.append((art, cs, vecs[i : i + len(cs)]))
+            i += len(cs)
+            (self.report.updated if existed else self.report.added).append(art.id)
+        store.put_many(batch)
+        if self.known is None:
+            self.known = store.article_vectors()
+        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch], self.known))
+        self.n_chunks += len(flat)
+        self.pending.clear()
+
+
+def _remove_gone(store: Store, paths: list[str | Path], live: set[str], report: IngestReport) -> None:
+    """``--sync``: remove articles ingested from under a given folder whose file is gone."""
+    for folder in (Path(p).resolve() for p in paths if Path(p).is_dir()):
+        for aid, key in store.registry.article_ids_for_keys_under(str(folder)):
+            if key not in live and not Path(key).exists():
+                store.remove(aid)
+                report.removed.append(aid)

@@ -15,6 +15,8 @@ import gradio as gr
 
 from ..assistant import Assistant
 from ..config import Config
+from ..offline import keep_offline
+from ..resources import sample_articles
 from . import chat, evaluate, library, render
 from .style import CSS, HEAD, theme
 
@@ -24,7 +26,6 @@ EXAMPLES = [
     "Which storm did Japan express sympathy about?",
     "What is the population of Hanoi?",
 ]
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "examples" / "articles"
 # Answering is CPU-bound on the embedder (which serialises its own calls), but an LLM
 # backend waits on the network: allow several at once, and queue enough for a busy team.
 CONCURRENCY = 8
@@ -38,16 +39,16 @@ class _Views:
         self.qa = assistant
 
     def header(self) -> str:
-        n_art, n_chunks = self.qa.store.registry.count()
+        stats = self.qa.stats()
         return (
             '<div id="aq-header"><div class="logo">article<span>qa</span></div>'
             '<div class="tag">answers from your articles, citing the exact passages</div><div class="chips">'
-            f'<span class="chip"><b>{n_art:,}</b> articles</span><span class="chip"><b>{n_chunks:,}</b> passages</span>'
+            f'<span class="chip"><b>{stats.articles:,}</b> articles</span><span class="chip"><b>{stats.passages:,}</b> passages</span>'
             f'<span class="chip">answerer <b>{render.esc(self.qa.config.answerer)}</b></span></div></div>'
         )
 
     def empty_chat(self) -> tuple[str, str]:
-        n_art, _ = self.qa.store.registry.count()
+        n_art = self.qa.stats().articles
         stats = f"{n_art:,} article{'s' if n_art != 1 else ''} indexed."
         return render.conversation_html([], stats), render.sources_html([], self.qa.article)
 
@@ -307,19 +308,20 @@ def launch(
     data_dir: str | Path | None = None,
     auth: str | tuple[str, str] | None = None,
     sample: bool = True,
-    sample_dir: Path = SAMPLE_DIR,
+    sample_dir: Path | None = None,
     block: bool = True,
     quiet: bool = False,
 ) -> gr.Blocks:
-    """Serve the UI (ingesting the sample articles first unless ``sample=False``)."""
+    """Serve the UI (ingesting the sample articles, or ``sample_dir``, first unless ``sample=False``)."""
+    keep_offline()
     if assistant is None:
         assistant = Assistant(data_dir=data_dir) if data_dir else Assistant()
     creds = parse_auth(auth)
-    if sample and sample_dir.is_dir():
-        report = assistant.ingest([sample_dir])
+    if sample:
+        report = assistant.ingest([sample_dir or sample_articles()])
         if not quiet:
             print(f"sample articles: {report.summary()}", file=sys.stderr)
-    assistant.retrieve("warm-up", top_k=1)  # load the model and indexes before the first question
+    assistant.warm_up()
     warning = exposure_warning(host, creds)
     if warning:
         print(warning, file=sys.stderr)

@@ -2,12 +2,11 @@
 
 A turn is what the UI renders: the question, the (streamed, then final) answer text, its
 citations, the retrieved passages and a status (searching → reading → streaming → done,
-or error). Follow-ups pass earlier turns as ``history`` when the assistant accepts it.
+or error). Follow-ups pass earlier turns as ``history``.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections.abc import Iterator
@@ -19,14 +18,6 @@ from ..types import Answer, Filters, Hit
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def accepts_history(assistant: Assistant) -> bool:
-    """Whether this assistant's ``ask_stream`` takes ``history=`` (follow-up questions)."""
-    try:
-        return "history" in inspect.signature(assistant.ask_stream).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def history_of(turns: list[dict]) -> list[dict[str, str]]:
@@ -105,11 +96,8 @@ def stream_turn(
     """Yield ``(kind, turn)`` as the answer arrives; kind is start|sources|token|answer|error."""
     turn = new_turn(question)
     yield "start", turn
-    kwargs: dict[str, Any] = {"top_k": top_k, "filters": filters}
-    if history and accepts_history(assistant):
-        kwargs["history"] = history
     try:
-        for ev in assistant.ask_stream(question, **kwargs):
+        for ev in assistant.ask_stream(question, top_k=top_k, filters=filters, history=history or None):
             if ev.standalone_question:
                 turn["standalone"] = ev.standalone_question
             if ev.kind == "sources":
@@ -135,14 +123,5 @@ def api_answer(assistant: Assistant, question: str, history: Any = None) -> dict
     if not question:
         raise ValueError("the question is empty")
     question = question[:MAX_QUESTION_CHARS]
-    history = clean_history(history)
-    if history and accepts_history(assistant):
-        ans = None
-        for ev in assistant.ask_stream(question, history=history):
-            if ev.kind == "answer":
-                ans = ev.answer
-        if ans is None:
-            raise RuntimeError("the assistant returned no answer")
-    else:
-        ans = assistant.ask(question)
+    ans = assistant.ask(question, history=clean_history(history) or None)
     return {**ans.to_dict(), "standalone_question": ans.standalone_question}

@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..types import Article
+from ..types import CITATION_MARKER, Article
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
 FULL_TEXT_CHARS = 40_000  # inline "full article" is windowed around the passage beyond this
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 ArticleLookup = Callable[[str], Article | None]
 
@@ -42,7 +41,7 @@ def meta_line(source: str, published_at: str, extra: str = "") -> str:
 def answer_html(text: str, turn: int, known: set[int]) -> str:
     """The answer, escaped, with each ``[n]`` turned into a link to source card n of this turn."""
     out, pos = [], 0
-    for m in _MARKER.finditer(text):
+    for m in CITATION_MARKER.finditer(text):
         out.append(esc(text[pos : m.start()]))
         nums = [int(x) for x in m.group(1).split(",")]
         if all(n in known for n in nums):

@@ -1,11 +1,7 @@
-"""Generative answerers: any OpenAI-compatible server, or a GGUF model run by llama-cpp-python.
+"""Chat models behind the generative answerer: any OpenAI-compatible server (``OpenAIChat``)
+or a GGUF model run in-process by llama-cpp-python (``LocalChat``).
 
-The model sees the question and the top ``cfg.llm_top_k`` passages, each inside
-``<passage id="n">`` tags as untrusted data; what it writes goes through
-`citations.validate` before anyone sees it as an answer, so a weak or manipulated model
-can make an answer shorter or an abstention, never a claim with a false citation.
-
-``python -m articleqa.answer.llm --model X.gguf --port 8000`` runs llama-cpp-python's
+``python -m articleqa.answer.models --model X.gguf --port 8000`` runs llama-cpp-python's
 OpenAI-compatible server with the same crash workaround as the local backend.
 """
 
@@ -14,30 +10,23 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import re
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from ..config import Config
-from ..index.store import Store
-from ..prompts import load_prompt, render
-from ..types import Answer, Hit, StreamEvent
-from . import citations, extractive
 
 Message = dict[str, str]
-CHARS_PER_TOKEN = 3.5  # English news text; only used to keep prompts inside n_ctx
-PROMPT_OVERHEAD_TOKENS = 300  # system prompt, question, tags
 # Small local models loop ("The passage is [1]" x 16) without it; 1.1 stopped that on
 # SmolLM2-135M without making it avoid the passages' own words.
 REPEAT_PENALTY = 1.1
 
 
 class ChatModel(Protocol):
+    """What the generative answerer (and follow-up condensing) needs of a model."""
+
     name: str
 
     def complete(self, messages: list[Message], max_tokens: int | None = None) -> str: ...
@@ -157,107 +146,14 @@ class LocalChat:
                     yield text
 
 
+# Config.answerer -> the chat model it answers with.
+CHAT_MODELS = {"openai": OpenAIChat, "local": LocalChat}
+
+
 def make_chat_model(cfg: Config) -> ChatModel:
-    if cfg.answerer == "openai":
-        return OpenAIChat(cfg)
-    if cfg.answerer == "local":
-        return LocalChat(cfg)
-    raise ValueError(f"answerer '{cfg.answerer}' uses no LLM")
-
-
-# ---- prompts --------------------------------------------------------------------------------
-# Anything in article text that could pass for our delimiters or a chat template's tokens.
-_LOOKALIKE = re.compile(r"<\s*/?\s*passage|<\|", re.I)
-
-
-def neutralise(text: str) -> str:
-    """Article text that can't close its <passage> early or forge chat-template tokens."""
-    return _LOOKALIKE.sub(lambda m: m.group(0).replace("<", "‹"), text)
-
-
-def fit_passages(hits: list[Hit], cfg: Config) -> list[Hit]:
-    """The first ``llm_top_k`` hits, fewer if they would crowd the answer out of ``llm_n_ctx``."""
-    budget = (cfg.llm_n_ctx - cfg.llm_max_tokens - PROMPT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
-    out: list[Hit] = []
-    for h in hits[: cfg.llm_top_k]:
-        budget -= len(h.chunk.text) + len(h.title) + 40
-        if out and budget < 0:
-            break
-        out.append(h)
-    return out
-
-
-def format_passages(hits: list[Hit]) -> str:
-    blocks = []
-    for n, h in enumerate(hits, 1):
-        title = neutralise(h.title).replace('"', "'")
-        blocks.append(f'<passage id="{n}" title="{title}">\n{neutralise(h.chunk.text)}\n</passage>')
-    return "\n\n".join(blocks)
-
-
-def answer_messages(question: str, hits: list[Hit], cfg: Config) -> list[Message]:
-    return [
-        {"role": "system", "content": load_prompt("answer_system", cfg)},
-        {"role": "user", "content": render("answer_user", cfg, passages=format_passages(hits),
-                                           question=neutralise(question))},
-    ]  # fmt: skip
-
-
-# ---- answering ------------------------------------------------------------------------------
-def evidence(question: str, hits: list[Hit], store: Store, qvec: np.ndarray) -> float:
-    """The extractive answerer's calibrated evidence score for these hits."""
-    scored = extractive.score_sentences(question, hits, store, qvec)
-    return extractive.evidence(question, scored[0] if scored else None, store)
-
-
-def finish(question: str, raw: str, hits: list[Hit], store: Store, cfg: Config, conf: float) -> Answer:
-    """The validated `Answer` for a model's raw output (see `citations.validate`)."""
-    checked = citations.validate(
-        raw, hits, embedder=store.sentence_embedder, idf=store.keywords.idf, threshold=cfg.llm_support_threshold,
-        question=question,
-    )  # fmt: skip
-    return Answer(question, checked.text, checked.abstained, checked.citations, hits, conf, cfg.answerer)
-
-
-def answer_events(
-    question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.ndarray, model: ChatModel | None,
-    *, stream: bool = True,
-) -> Iterator[StreamEvent]:  # fmt: skip
-    """``token`` events as the model writes, then one ``answer`` with the validated `Answer`.
-
-    Abstains without calling the model when no passage was found or (``llm_evidence_gate``)
-    the calibrated evidence score is under ``abstain_threshold``.
-    """
-    conf = evidence(question, hits, store, qvec) if hits else 0.0
-    if not hits or (cfg.llm_evidence_gate and conf < cfg.abstain_threshold):
-        ans = Answer(question, extractive.ABSTAIN_TEXT, True, [], hits, conf, cfg.answerer)
-        yield StreamEvent("token", text=ans.text)
-        yield StreamEvent("answer", answer=ans)
-        return
-    if model is None:
-        raise ValueError("an LLM answerer needs a chat model")
-    shown = fit_passages(hits, cfg)
-    messages = answer_messages(question, shown, cfg)
-    if stream:
-        parts = []
-        for text in model.stream(messages):
-            parts.append(text)
-            yield StreamEvent("token", text=text)
-        raw = "".join(parts)
-    else:
-        raw = model.complete(messages)
-        yield StreamEvent("token", text=raw)
-    yield StreamEvent("answer", answer=finish(question, raw, shown, store, cfg, conf))
-
-
-def answer(
-    question: str, hits: list[Hit], store: Store, cfg: Config, qvec: np.ndarray, model: ChatModel | None
-) -> Answer:
-    """A validated generated answer (one non-streaming model call, or none when abstaining)."""
-    for ev in answer_events(question, hits, store, cfg, qvec, model, stream=False):
-        if ev.answer is not None:
-            return ev.answer
-    raise AssertionError("answer_events ends with an answer")
+    if cfg.answerer not in CHAT_MODELS:
+        raise ValueError(f"answerer '{cfg.answerer}' uses no LLM")
+    return CHAT_MODELS[cfg.answerer](cfg)
 
 
 def serve(argv: list[str]) -> None:

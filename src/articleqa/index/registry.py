@@ -2,7 +2,8 @@
 
 Vectors live in Chroma, but an article exists only once its registry transaction has
 committed; vectors whose chunk is not in the registry are orphans and are swept away
-(`Index.reconcile`). A ``generation`` counter lets other processes notice changes.
+(`Store.reconcile`). A ``generation`` counter, bumped by every write, lets the keyword index
+(and other processes) notice changes.
 """
 
 from __future__ import annotations
@@ -98,14 +99,6 @@ class Registry:
     def generation(self) -> int:
         return int(self._query("SELECT v FROM meta WHERE k = 'generation'")[0][0])
 
-    def get_meta(self, k: str) -> str | None:
-        rows = self._query("SELECT v FROM meta WHERE k = ?", (k,))
-        return rows[0][0] if rows else None
-
-    def set_meta(self, k: str, v: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
-
     def article(self, article_id: str) -> Article | None:
         rows = self._query(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,))
         return _article(rows[0]) if rows else None
@@ -113,9 +106,6 @@ class Registry:
     def article_by_key(self, key: str) -> Article | None:
         rows = self._query(f"SELECT {_ARTICLE_COLS} FROM articles WHERE key = ?", (key,))
         return _article(rows[0]) if rows else None
-
-    def articles(self) -> list[Article]:
-        return [_article(r) for r in self._query(f"SELECT {_ARTICLE_COLS} FROM articles ORDER BY id")]
 
     def article_stats(self) -> list[dict]:
         """One row per article for listings: metadata, chunk count, group."""
@@ -190,10 +180,6 @@ class Registry:
             candidate = f"{wanted}-{n}"
 
     # ---- writes --------------------------------------------------------------------
-    def put(self, article: Article, chunks: list[Chunk], vec: bytes | None = None) -> None:
-        """Insert or replace an article, all its chunks and its article vector atomically."""
-        self.put_many([(article, chunks, vec)])
-
     def put_many(self, batch: list[tuple[Article, list[Chunk], bytes | None]]) -> None:
         """Insert or replace several articles (with chunks and vectors) in one transaction."""
         with self.transaction() as db:
@@ -239,10 +225,6 @@ class Registry:
 
     def article_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM articles ORDER BY id")]
-
-    def groups(self) -> dict[str, str]:
-        """article id → group id, for grouped articles only."""
-        return {r[0]: r[1] for r in self._query("SELECT id, group_id FROM articles WHERE group_id IS NOT NULL")}
 
     def set_groups(self, groups: dict[str, str | None]) -> None:
         with self.transaction() as db:

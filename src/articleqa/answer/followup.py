@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .config import Config
-from .prompts import load_prompt, render
-from .text import STOPWORDS, named_terms, terms, words
+from ..config import Config
+from ..resources import load_prompt, render
+from ..text import STOPWORDS, named_terms, terms, words
 
 if TYPE_CHECKING:
-    from .answer.llm import ChatModel
+    from .models import ChatModel
 
 Message = dict[str, str]
 

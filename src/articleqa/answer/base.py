@@ -1,0 +1,49 @@
+"""The answerer contract, and the two things every answerer makes the same way: a citation
+and an abstention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
+
+ABSTAIN_TEXT = "The articles don't say. I found nothing in them that answers this question."
+
+
+class Answerer(Protocol):
+    """Turns retrieved passages into a cited answer.
+
+    ``events`` yields any number of ``token`` events (text as it is written; with
+    ``stream=False`` an answerer may send it all in one) and ends with one ``answer`` event
+    whose `Answer` has valid citations or ``abstained=True``. The `Assistant` sends the
+    ``sources`` event before calling it.
+    """
+
+    name: str
+
+    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True) -> Iterator[StreamEvent]: ...
+
+
+def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
+    """Citation ``[n]``: the span ``start:end`` (article offsets) of ``hit``'s passage, quoted
+    exactly (so ``article.text[start:end] == citation.text``)."""
+    ch = hit.chunk
+    if not ch.start <= start <= end <= ch.end:
+        raise ValueError(f"span {start}-{end} is outside passage {ch.id} ({ch.start}-{ch.end})")
+    return Citation(
+        n=n, article_id=ch.article_id, title=hit.title, source=hit.source,
+        text=ch.text[start - ch.start : end - ch.start], start=start, end=end,
+        url=hit.url, published_at=hit.published_at, chunk_id=ch.id,
+    )  # fmt: skip
+
+
+def abstention(question: str, hits: list[Hit], confidence: float, backend: str) -> Answer:
+    """The answer that says the articles don't answer ``question``."""
+    return Answer(question, ABSTAIN_TEXT, True, [], hits, confidence, backend)
+
+
+def one_shot(answer: Answer) -> Iterator[StreamEvent]:
+    """The events of an answer known all at once: its text as one token, then the answer."""
+    yield StreamEvent("token", text=answer.text)
+    yield StreamEvent("answer", answer=answer)

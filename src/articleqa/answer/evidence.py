@@ -1,0 +1,276 @@
+"""Evidence: which sentence answers a question, whether anything does, and whether a passage
+supports a claim. Both answerers and the citation checker judge with this module.
+
+`Evidence` ranks the sentences of the retrieved passages and turns the best one's score into
+a confidence that decides abstention; today's implementation, `OverlapEvidence`, is the
+hand-tuned score below (a trained answer model is meant to take its place behind the same
+protocol). Each sentence is scored on several signals:
+
+- ``sem``: cosine similarity of sentence and question embeddings (meaning);
+- ``lex``: share of the question's content terms, weighted by IDF, that the sentence has;
+- ``ctx``: the same share over the whole passage around it (support nearby);
+- ``type``: the sentence holds the kind of thing asked for (date, number, person, place)
+  that the question doesn't already name;
+- ``prior``: how high retrieval ranked its passage.
+
+`support` checks one generated claim against one passage, for `citations.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..index.store import Store
+from ..text import (
+    answer_type,
+    coverage,
+    has_answer_type,
+    named_terms,
+    passage_terms,
+    sentence_spans,
+    terms,
+    words,
+)
+from ..types import Hit, Retrieved
+
+Idf = Callable[[str], float]
+
+# Signal weights; fitted on held-out SQuAD articles (see docs/evaluation.md).
+W_SEM, W_LEX, W_CTX, W_TYPE, W_PRIOR = 0.40, 0.30, 0.15, 0.10, 0.05
+# Asked "when"/"how many" and the sentence has no date/number: it can hardly be the answer.
+# Person/place detection is looser (any capitalised name), so its absence weighs less.
+TYPE_MISSING_FACTOR = {"date": 0.6, "number": 0.6, "person": 0.8, "place": 0.8}
+# Scaled by the IDF share of the question's names (capitalised words, numbers) that occur
+# in no article; ordinary words are left out: a reader's paraphrase is not a missing fact.
+UNSEEN_TERM_WEIGHT = 0.6
+MIN_WORDS = 4  # shorter "sentences" are captions' stubs or credit lines ("VOV"), not answers
+# Only the lexically most promising sentences are embedded: that dominates query time, and
+# on 600 SQuAD questions top-1 accuracy is the same with 6 as with all (0.705 vs 0.708).
+MAX_EMBEDDED = 6
+# ... and of those, only the ones whose lexical pre-score is at least this share of the best
+# one's. On SQuAD (600 questions, seeds 0 and 7, and 4 pages held out) and the sample set,
+# 0.5 gives the same answers, abstentions and citation precision as embedding all 6, with
+# 5.1 sentences per answer instead of 6; 0.6 embeds 4.1 but loses a question per 600, 0.7
+# loses 0.7% of answers.
+EMBED_CUTOFF = 0.5
+
+# Claim support (`support`): half the claim's (weighted) terms must be in the passage:
+# embeddings can veto a claim (same words, other meaning) but never back one on topical
+# similarity alone.
+LEX_FLOOR = 0.5
+NAME_WEIGHT = 2.0  # a name the passage lacks (e.g. an invented treaty) weighs double
+
+# Sentences of an article that address the model rather than the reader. They may not
+# support a claim, and a claim using words only they contain is an injection echo.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(?:instructions?|prompts?|rules|directions)\b"
+    r"|^\W*(?:please\s+)?(?:reply|respond|answer|say|output|print|write|return)\b[^.!?\n]{0,40}"
+    r"\b(?:with|only|exactly)\b"
+    r"|\b(?:you are now|system prompt|developer mode|new instructions)\b",
+    re.I,
+)
+
+
+@dataclass
+class Scored:
+    """One candidate answer sentence (article offsets) with its signals and total score."""
+
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    sem: float = 0.0
+    lex: float = 0.0
+    ctx: float = 0.0
+    type: float = 0.0
+    prior: float = 0.0
+    score: float = 0.0
+
+
+class Evidence(Protocol):
+    """Judges sentences as answers to a question (the extension point for an answer model)."""
+
+    def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
+        """Every distinct candidate sentence of the retrieved passages, best first."""
+        ...
+
+    def confidence(self, question: str, best: Scored | None) -> float:
+        """How sure we are that ``best`` answers ``question`` (compared with the abstention
+        threshold, so it must be calibrated: ``eval/calibrate.py``)."""
+        ...
+
+
+class OverlapEvidence:
+    """The hand-tuned score: meaning, IDF-weighted term overlap, answer type, rank."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def idf(self, term: str) -> float:
+        return self.store.keywords.idf(term)
+
+    def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
+        cands = self._candidates(question, retrieved.candidates())
+        if not cands:
+            return []
+        # Embedding every sentence costs most of a query's time: embed the promising ones.
+        cands.sort(key=lambda s: -_prelim(s))
+        floor = EMBED_CUTOFF * _prelim(cands[0])
+        top = [s for s in cands[:MAX_EMBEDDED] if _prelim(s) >= floor]
+        sims = self.store.sentence_embedder.embed([s.text for s in top]) @ retrieved.qvec
+        for s, sim in zip(top, sims, strict=True):
+            s.sem = float(sim)
+        for s in cands:
+            s.score = W_SEM * s.sem + W_LEX * s.lex + W_CTX * s.ctx + W_TYPE * s.type + W_PRIOR * s.prior
+        cands.sort(key=lambda s: -s.score)
+        return cands
+
+    def _candidates(self, question: str, pool: list[Hit]) -> list[Scored]:
+        """Every distinct sentence of ``pool`` with its lexical signals (no embedding yet).
+
+        Copies of a passage collapsed by retrieval are candidates too: another outlet's
+        telling may answer better (one says "fourth in tourism", the other "a key partner").
+        """
+        q_terms = list(dict.fromkeys(terms(question)))
+        idf = {t: self.idf(t) for t in q_terms}.__getitem__
+        kind = answer_type(question)
+        seen: set[tuple[str, int, int]] = set()
+        cands: list[Scored] = []
+        for hit in pool:
+            ch = hit.chunk
+            whole, sents = passage_terms(ch.text)
+            ctx = coverage(q_terms, whole, idf)
+            # A collapsed copy earns no rank prior: retrieval ranked its twin, not it.
+            prior = 0.0 if hit.copy_of is not None else 1.0 / (1 + hit.rank)
+            for a, b, s_terms in sents:
+                key = (ch.article_id, ch.start + a, ch.start + b)
+                if key in seen or len(ch.text[a:b].split()) < MIN_WORDS:  # repeats; credit lines
+                    continue
+                seen.add(key)
+                s = Scored(hit, ch.start + a, ch.start + b, ch.text[a:b], ctx=ctx, prior=prior)
+                s.lex = coverage(q_terms, s_terms, idf)
+                s.type = 1.0 if has_answer_type(s.text, kind, question) else 0.0
+                cands.append(s)
+        return cands
+
+    def confidence(self, question: str, best: Scored | None) -> float:
+        """The best sentence's score, discounted when the question asks for a kind of thing the
+        sentence lacks, or names terms that occur nowhere in the collection (a question about
+        Hanoi can't be answered by articles that never mention it)."""
+        if best is None:
+            return 0.0
+        conf = best.score
+        kind = answer_type(question)
+        if kind and not best.type:
+            conf *= TYPE_MISSING_FACTOR[kind]
+        q_terms = list(dict.fromkeys(terms(question)))
+        if q_terms:
+            df = self.store.keywords.df
+            names = set(terms(" ".join(named_terms(question))))
+            unseen = sum(self.idf(t) for t in q_terms if t in names and df.get(t, 0) == 0)
+            conf *= 1.0 - UNSEEN_TERM_WEIGHT * unseen / sum(self.idf(t) for t in q_terms)
+        return conf
+
+    def best_confidence(self, question: str, retrieved: Retrieved) -> float:
+        """`confidence` of the best-ranked sentence (0 without passages)."""
+        scored = self.rank(question, retrieved) if retrieved.hits else []
+        return self.confidence(question, scored[0] if scored else None)
+
+
+def _prelim(s: Scored) -> float:
+    """Lexical pre-score: which sentences are worth embedding."""
+    return s.lex + 0.5 * s.ctx + 0.3 * s.prior
+
+
+# ---- claim support (generated answers) -------------------------------------------------------
+def is_injection(sentence: str) -> bool:
+    """Is this article sentence addressed to a model ("Ignore previous instructions ...")?"""
+    return bool(_INJECTION.search(sentence))
+
+
+@dataclass
+class Support:
+    score: float
+    lex: float
+    start: int = 0  # article offsets of the best-supporting sentence
+    end: int = 0
+
+
+class Passage:
+    """A hit split into sentences, with injected instructions set apart."""
+
+    def __init__(self, hit: Hit | None):
+        self.hit = hit
+        self.sentences: list[tuple[int, int, str]] = []  # article offsets + text
+        self.injected_at: list[int] = []  # article offsets of injected sentences
+        self.injected: set[str] = set()  # their terms
+        self.vecs: np.ndarray | None = None
+        if hit is None:
+            return
+        ch = hit.chunk
+        for a, b in sentence_spans(ch.text):
+            s = ch.text[a:b]
+            if is_injection(s):
+                self.injected.update(terms(s))
+                self.injected_at.append(ch.start + a)
+            else:
+                self.sentences.append((ch.start + a, ch.start + b, s))
+        self._index()
+
+    def _index(self) -> None:
+        self.sent_terms = [set(terms(s)) for _, _, s in self.sentences]
+        self.terms = set().union(*self.sent_terms)
+        self.injected_only = self.injected - self.terms
+        self.numbers = {w for _, _, s in self.sentences for w in words(s) if w[0].isdigit()}
+
+    @classmethod
+    def joined(cls, parts: list[Passage]) -> Passage:
+        """Several passages as one, for a claim that cites them together."""
+        p = cls(None)
+        for q in parts:
+            p.sentences += q.sentences
+            p.injected |= q.injected
+        vecs = [q.vecs for q in parts if q.vecs is not None]
+        p.vecs = np.concatenate(vecs) if len(vecs) == len(parts) and vecs else None
+        p._index()
+        return p
+
+
+def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarray | None = None) -> Support:
+    """How well passage ``p`` supports ``claim`` (score 0..1), the share of its terms found in
+    ``p``'s best window of one or two adjacent sentences (``lex``), and that window's span.
+
+    A window rather than the whole passage: a claim that swaps in a name from elsewhere in
+    the passage ("Iran deployed its army" where the sentence says the Soviet Union) must
+    not be backed by words scattered over it.
+    """
+    c_terms = list(dict.fromkeys(terms(claim)))
+    if not c_terms or not p.sentences:
+        return Support(0.0, 0.0)
+    names = set(terms(" ".join(named_terms(claim))))
+    w = {t: (idf(t) if idf else 1.0) * (NAME_WEIGHT if t in names else 1.0) for t in c_terms}
+    total = sum(w.values())
+
+    def share(ts: set[str]) -> float:
+        return sum(w[t] for t in c_terms if t in ts) / total
+
+    n = len(p.sentences)
+    windows = [(i, i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]
+    shares = [share(p.sent_terms[i] | p.sent_terms[j]) for i, j in windows]
+    sims = p.vecs @ claim_vec if claim_vec is not None and p.vecs is not None else None
+    k = max(range(len(windows)), key=lambda k: (shares[k], -(windows[k][1] - windows[k][0])))
+    i, j = windows[k]
+    lex = shares[k]
+    score = lex if sims is None else 0.5 * lex + 0.5 * max(float(sims[i : j + 1].max()), 0.0)
+    if (
+        lex < LEX_FLOOR
+        or p.injected_only & set(c_terms)  # echoes an instruction planted in the article
+        or any(t[0].isdigit() and t not in p.numbers for t in words(claim))  # a number it doesn't state
+    ):
+        score = 0.0
+    return Support(score, lex, p.sentences[i][0], p.sentences[j][1])
