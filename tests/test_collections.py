@@ -255,3 +255,19 @@ def test_an_edge_survives_the_other_end_not_listing_it(tmp_path):
     reg.put_many([(Article(id=i, text="x", key=i), [], None) for i in ("a", "b")])
     reg.set_duplicates({"a": [("b", 0.9)], "b": []})
     assert reg.duplicate_edges() == [("a", "b")]
+
+
+def test_articles_given_without_a_key_are_told_apart_by_id(fresh_qa):
+    """Bug: `Article`s handed to ingest without a ``key`` all had the key "", so every one
+    after the first was dropped as "given twice in this batch" (and, with no content hash,
+    a changed one counted as unchanged)."""
+    from articleqa import Article
+
+    first = "The Riverside bridge reopened on Monday after repairs that took eight months."
+    second = "The city council approved a new budget for libraries on Tuesday evening."
+    rep = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second)])
+    assert sorted(rep.added) == ["a1", "a2"] and rep.warnings == [], rep.warnings
+    assert {a["id"] for a in fresh_qa.articles()} == {"a1", "a2"}
+    again = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second + " It passed 7-2.")])
+    assert again.unchanged == ["a1"] and again.updated == ["a2"]
+    assert "7-2" in fresh_qa.article("a2").text

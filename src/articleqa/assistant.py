@@ -38,13 +38,16 @@ class Assistant:
         *,
         store: Store | None = None,
         chat_model: ChatModel | None = None,
-        answerer: Answerer | None = None,
+        answerer: Answerer | str | None = None,
         **overrides: Any,
     ):
         """``config`` (or ``Config(**overrides)``); ``store``, ``chat_model`` and ``answerer``
         replace the parts the config would build (a ``chat_model`` is also what condenses
-        follow-up questions)."""
+        follow-up questions). An ``answerer`` given by name is a config override, as in
+        ``Assistant(answerer="openai")``."""
         keep_offline()
+        if isinstance(answerer, str):
+            overrides["answerer"], answerer = answerer, None
         cfg = config or Config(**overrides)
         if config is not None and overrides:
             cfg = config.model_copy(update=overrides)
