@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import Stemmer  # PyStemmer, already required by bm25s
+import Stemmer  # PyStemmer: English Snowball stemming for BM25 and answer scoring
 
 # Closing punctuation may follow the full stop: ." .” .’ .) and so on.
 _SENT_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,30 @@ def build_app(
     return demo
 
 
+@dataclass
+class _ChatUI:
+    convo: gr.HTML
+    sources: gr.HTML
+    msg: gr.Textbox
+    send: gr.Button
+    stop: gr.Button
+    clear: gr.Button
+    ex_row: gr.Row
+    ex_btns: list[gr.Button]
+    top_k: gr.Slider
+    outlet: gr.Dropdown
+    since: gr.Textbox
+    until: gr.Textbox
+
+
 def _chat_tab(assistant: Assistant, views: _Views, examples: list[str]) -> gr.Dropdown:
     """Conversation, input, starter questions and search options | sources. Returns the outlet filter."""
-    turns = gr.State([])
+    ui = _chat_layout(assistant, views, examples)
+    _wire_chat(assistant, views, ui)
+    return ui.outlet
+
+
+def _chat_layout(assistant: Assistant, views: _Views, examples: list[str]) -> _ChatUI:
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=420):
             welcome, no_sources = views.empty_chat()
@@ -117,6 +139,12 @@ def _chat_tab(assistant: Assistant, views: _Views, examples: list[str]) -> gr.Dr
                     until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
         with gr.Column(scale=5, min_width=360):
             sources = gr.HTML(no_sources, elem_id="aq-sources", js_on_load=None)
+    return _ChatUI(convo, sources, msg, send, stop, clear, ex_row, ex_btns, top_k, outlet, since, until)
+
+
+def _wire_chat(assistant: Assistant, views: _Views, ui: _ChatUI) -> None:
+    """Ask (Enter, the button or a starter question) streams the answer; Stop and New chat."""
+    turns = gr.State([])
 
     def respond(question: str, state: list[dict], k: float, only: list[str] | None, frm: str, to: str):
         question = (question or "").strip()[: chat.MAX_QUESTION_CHARS]
@@ -150,22 +178,24 @@ def _chat_tab(assistant: Assistant, views: _Views, examples: list[str]) -> gr.Dr
 
     private: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
     swap = {**private, "queue": False}
-    ins, outs = [turns, top_k, outlet, since, until], [msg, convo, sources, turns]
+    ins = [turns, ui.top_k, ui.outlet, ui.since, ui.until]
+    outs = [ui.msg, ui.convo, ui.sources, turns]
+    buttons = [ui.send, ui.stop]
+    triggers = [(ui.msg.submit, ui.msg), (ui.send.click, ui.msg), *((b.click, b) for b in ui.ex_btns)]
     events = []
-    for trigger, question in [(msg.submit, msg), (send.click, msg), *((b.click, b) for b in ex_btns)]:
-        answering = trigger(busy, [question], [send, stop, ex_row], **swap).then(
+    for trigger, question in triggers:
+        answering = trigger(busy, [question], [*buttons, ui.ex_row], **swap).then(
             respond, [question, *ins], outs, **private
         )
-        answering.then(idle, None, [send, stop], **swap)
+        answering.then(idle, None, buttons, **swap)
         events.append(answering)
-    stop.click(stopped, [turns], [convo, sources, turns], cancels=events, **private).then(
-        idle, None, [send, stop], **swap
+    ui.stop.click(stopped, [turns], [ui.convo, ui.sources, turns], cancels=events, **private).then(
+        idle, None, buttons, **swap
     )
-    clear.click(
+    ui.clear.click(
         lambda: ([], *views.empty_chat(), gr.update(visible=True)),
-        None, [turns, convo, sources, ex_row], cancels=events, **private,
-    ).then(idle, None, [send, stop], **swap)  # fmt: skip
-    return outlet
+        None, [turns, ui.convo, ui.sources, ui.ex_row], cancels=events, **private,
+    ).then(idle, None, buttons, **swap)  # fmt: skip
 
 
 def _library_tab(
@@ -189,50 +219,57 @@ def _library_tab(
             delete_out = gr.HTML(js_on_load=None)
 
     refreshed = [head, lib, pick, outlet]
+    handlers = _LibraryHandlers(assistant, views)
+    write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write", "api_visibility": "private"}
+    ingest_btn.click(handlers.ingest, [files, pick], [ingest_out, files, *refreshed], **write)
+    confirm = "(id) => (id && confirm('Delete this article from the library and every index?')) ? id : null"
+    delete_btn.click(handlers.delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write)
+    pick.change(
+        lambda aid: render.article_html(assistant.article(aid) if aid else None),
+        [pick], [viewer], api_visibility="private", show_progress="hidden",
+    )  # fmt: skip
+    demo.load(handlers.refresh, None, refreshed, api_visibility="private", show_progress="hidden")
 
-    def refresh(picked: str | None = None):
-        choices = gr.update(choices=views.article_choices(), value=picked)
+
+class _LibraryHandlers:
+    """What the library's buttons do; each returns the notice, then the refreshed
+    (header, library, article choices, outlet choices)."""
+
+    def __init__(self, assistant: Assistant, views: _Views):
+        self.qa, self.views = assistant, views
+
+    def refresh(self, picked: str | None = None):
         return (
-            views.header(),
-            render.library_html(assistant.articles()),
-            choices,
-            gr.update(choices=views.outlets()),
+            self.views.header(),
+            render.library_html(self.qa.articles()),
+            gr.update(choices=self.views.article_choices(), value=picked),
+            gr.update(choices=self.views.outlets()),
         )
 
     # Gradio hands a progress tracker to a parameter whose default is gr.Progress().
-    def do_ingest(paths: list[str] | None, picked: str | None, progress=gr.Progress()):  # noqa: B008
+    def ingest(self, paths: list[str] | None, picked: str | None, progress=gr.Progress()):  # noqa: B008
         if not paths:
-            return render.notice("info", ["Choose one or more files first."]), None, *refresh(picked)
+            return render.notice("info", ["Choose one or more files first."]), None, *self.refresh(picked)
 
         def tick(done: int, total: int, chunks: int) -> None:
             progress((done, total), desc=f"{done}/{total} articles, {chunks} passages embedded")
 
-        report, errors = library.ingest_uploads(assistant, paths, tick)
+        report, errors = library.ingest_uploads(self.qa, paths, tick)
         if report is None:
             box = render.notice("error", ["Nothing was ingested.", *errors])
         else:
             kind = "ok" if not errors else "warn" if report.added or report.updated else "error"
             box = render.notice(kind, [report.summary(), *errors, *report.warnings])
-        return box, None, *refresh(picked)
+        return box, None, *self.refresh(picked)
 
-    def do_delete(article_id: str | None):
+    def delete(self, article_id: str | None):
         if not article_id:  # nothing picked, or the confirm() was cancelled
-            return (gr.skip(),) * (2 + len(refreshed))
-        art = assistant.article(article_id)
-        if art is None or not library.delete_article(assistant, art.id):
-            return render.notice("error", [f"No article '{article_id}'."]), gr.skip(), *refresh()
+            return (gr.skip(),) * 6
+        art = self.qa.article(article_id)
+        if art is None or not library.delete_article(self.qa, art.id):
+            return render.notice("error", [f"No article '{article_id}'."]), gr.skip(), *self.refresh()
         box = render.notice("ok", [f"Deleted '{art.title or art.id}' from every index."])
-        return box, render.article_html(None), *refresh()
-
-    write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write", "api_visibility": "private"}
-    ingest_btn.click(do_ingest, [files, pick], [ingest_out, files, *refreshed], **write)
-    confirm = "(id) => (id && confirm('Delete this article from the library and every index?')) ? id : null"
-    delete_btn.click(do_delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write)
-    pick.change(
-        lambda aid: render.article_html(assistant.article(aid) if aid else None),
-        [pick], [viewer], api_visibility="private", show_progress="hidden",
-    )  # fmt: skip
-    demo.load(refresh, None, refreshed, api_visibility="private", show_progress="hidden")
+        return box, render.article_html(None), *self.refresh()
 
 
 def _evaluation_tab(assistant: Assistant) -> None:
