@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from .. import Assistant, Config
 from ..ingest.readers import slugify
+from ..resources import sample_articles
 from ..types import Answer, Article, Hit
 from . import metrics as m
 from .datasets import EvalItem, load_jsonl, load_squad, sample
 
 Format = Literal["jsonl", "squad"]
 RETRIEVE_K = 10
-_REPO = Path(__file__).resolve().parents[3]
 SAMPLE_CORPUS = Path("examples/articles")
 
 
@@ -130,8 +130,8 @@ def _load(
 
 
 def _sample_corpus() -> Path:
-    # Relative to the working directory, else to the source checkout (editable install).
-    return SAMPLE_CORPUS if SAMPLE_CORPUS.exists() else _REPO / SAMPLE_CORPUS
+    # Relative to the working directory, else the copy shipped in the package.
+    return SAMPLE_CORPUS if SAMPLE_CORPUS.exists() else sample_articles()
 
 
 def _index(

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import resources
 from ..assistant import Assistant
 from .render import esc, notice
 
-ROOT = Path(__file__).resolve().parents[3]
-DATASETS = {
-    "Sample articles — 65 questions over the 2 sample articles": ROOT / "eval/datasets/sample_articles.jsonl",
-    "SQuAD v1.1 dev subset — 12 Wikipedia articles": ROOT / "eval/datasets/squad-v1.1-dev-subset.json",
+DATASETS = {  # shipped in the package (the repository's eval/datasets/ links to them)
+    "Sample articles — 65 questions over the 2 sample articles": resources.dataset("sample_articles.jsonl"),
+    "SQuAD v1.1 dev subset — 12 Wikipedia articles": resources.dataset("squad-v1.1-dev-subset.json"),
 }
 # (section, key, label, higher is better)
 METRICS = [
