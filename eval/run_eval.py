@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         limit=a.limit, seed=a.seed, holdout=a.holdout, baseline=not a.no_baseline, progress=not a.no_progress,
     )  # fmt: skip
     print(summary(report))
-    print(f"report: {report['report_dir']}/report.md  ({report['duration_s']} s)")
+    print(f"report: {report.report_dir}/report.md  ({report.duration_s} s)")
     return 0
 
 

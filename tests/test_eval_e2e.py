@@ -49,7 +49,7 @@ def test_eval_squad_smoke(tmp_path):
         limit=10,
         holdout=4,  # 8 pages to index keeps it quick, and exercises abstention
         progress=False,
-    )
+    ).to_dict()
     check_outputs(tmp_path / "report", 10)
     assert report["dataset"]["unanswerable"] > 0 and report["dataset"]["articles"] == 8
 

@@ -17,7 +17,7 @@ import pytest
 from articleqa import Assistant, Config, StreamEvent
 from articleqa.types import Answer, Chunk, Citation, Hit
 from articleqa.ui import app as ui
-from articleqa.ui import chat, evaluate, library, render
+from articleqa.ui import chat, library, render
 
 from .conftest import ROOT, SAMPLES
 
@@ -208,8 +208,6 @@ def test_browser_xss_article_shows_as_text_and_runs_nothing(page, server, tmp_pa
 
 
 def test_browser_evaluation_tab(page):
-    if evaluate.load_run_eval() is None:
-        pytest.skip("articleqa.evaluation.run_eval is not available")
     page.get_by_role("tab", name="Evaluation").click()
     page.get_by_label("Questions (sampled)").fill("3")
     page.get_by_role("button", name="Run evaluation").click()
@@ -296,12 +294,6 @@ def test_follow_up_shows_the_standalone_question():
     turn = list(chat.stream_turn(fake, "When did it hit?", history))[-1][1]
     html = render.conversation_html([turn])
     assert "Searched for: <q>When did Yagi hit?</q>" in html and 'href="#src-0-1"' in html
-
-
-def test_evaluation_tab_says_when_run_eval_is_missing(monkeypatch):
-    monkeypatch.setattr(evaluate, "load_run_eval", lambda: None)
-    status, *_ = next(evaluate.run_tab(None, next(iter(evaluate.DATASETS)), 3, False))
-    assert "available in this installation" in status and "run_eval is missing" in status
 
 
 class _DraftThenAbstain:

@@ -2,5 +2,6 @@
 
 from .datasets import EvalItem, load_jsonl, load_squad
 from .runner import run_eval
+from .types import Report
 
-__all__ = ["EvalItem", "load_jsonl", "load_squad", "run_eval"]
+__all__ = ["EvalItem", "Report", "load_jsonl", "load_squad", "run_eval"]

@@ -1,28 +1,12 @@
-"""report.md and its PNG plots, from the report dict and the per-question rows."""
+"""report.md and its PNG plots, from the `Report` and the per-question rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-# (section, key, label) of every overall metric, in table order.
-OVERALL = [
-    ("answer", "contains", "answer contains gold"),
-    ("answer", "f1", "answer F1"),
-    ("answer", "em", "answer exact match"),
-    ("abstention", "precision", "abstention precision"),
-    ("abstention", "recall", "abstention recall"),
-    ("abstention", "false_rate", "false abstention rate"),
-    ("retrieval", "hit@1", "hit@1"),
-    ("retrieval", "hit@5", "hit@5"),
-    ("retrieval", "hit@10", "hit@10"),
-    ("retrieval", "mrr@10", "MRR@10"),
-    ("citations", "valid", "citations valid"),
-    ("citations", "precision", "citation precision"),
-    ("citations", "recall", "citation recall"),
-    ("latency_ms", "p50", "latency p50 (ms)"),
-    ("latency_ms", "p95", "latency p95 (ms)"),
-]
+from .types import METRICS, Report
+
 BY_TYPE_COLS = ["n", "contains", "f1", "em", "abstained", "hit@5", "mrr@10", "citation_precision"]
 WORST = 10
 
@@ -49,43 +33,51 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def metric(section: dict[str, Any] | None, sec: str, key: str) -> float | None:
-    return (section or {}).get(sec, {}).get(key)
+def _places(section: str) -> int:
+    return 1 if section == "latency_ms" else 3  # times read better to 0.1; scores need 3 places
 
 
-def overall_table(report: dict[str, Any]) -> str:
-    base = report.get("baseline")
-    rows = [[label, metric(report, s, k), metric(base, s, k)] for s, k, label in OVERALL]
-    rows.append(["indexing time (s)", report.get("ingest_s"), (base or {}).get("ingest_s")])
-    # Times read better to 0.1; scores need 3 places.
-    rows = [[r[0], *(fmt(v, 1 if r[0].endswith(")") else 3) for v in r[1:])] for r in rows]
+def overall_table(report: Report) -> str:
+    systems = (report.articleqa, report.baseline)
+    rows = [[mt.label, *(fmt(mt.of(s), _places(mt.section)) for s in systems)] for mt in METRICS]
+    rows.append(["indexing time (s)", *(fmt(s.ingest_s if s else None, 1) for s in systems)])
     return table(["metric", "articleqa", "baseline"], rows)
 
 
-def by_type_table(report: dict[str, Any]) -> str:
-    base = (report.get("baseline") or {}).get("by_type", {})
-    rows = [
-        [t, *(v.get(c) for c in BY_TYPE_COLS), base.get(t, {}).get("contains"), base.get(t, {}).get("hit@5")]
-        for t, v in report.get("by_type", {}).items()
-    ]
+def by_type_table(report: Report) -> str:
+    base = report.baseline.by_type if report.baseline else {}
+    rows = []
+    for t, v in report.by_type.items():
+        b = base.get(t)
+        theirs = (b.contains, b.hit_at_5) if b else (None, None)
+        rows.append([t, *(v.to_dict()[c] for c in BY_TYPE_COLS), *theirs])
     return table(["type", *BY_TYPE_COLS, "baseline contains", "baseline hit@5"], rows)
 
 
-def wrong_answers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Answered answerable questions without the gold answer, lowest F1 and most confident first."""
-    bad = [r for r in rows if r["answerable"] and not r["abstained"] and not r["metrics"]["contains"]]
-    return sorted(bad, key=lambda r: (r["metrics"]["f1"] or 0.0, -r["confidence"]))[:WORST]
+class Mistakes(NamedTuple):
+    """The questions a system got wrong, by kind, each list worst first."""
+
+    wrong: list[dict[str, Any]]  # answerable, answered without the gold: lowest F1, most confident first
+    answered: list[dict[str, Any]]  # unanswerable but answered: most confident first
+    refused: list[dict[str, Any]]  # answerable but abstained on: least confident first
 
 
-def abstention_errors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Unanswerable questions answered (most confident first), then answerable ones abstained on."""
-    answered = sorted(
-        (r for r in rows if not r["answerable"] and not r["abstained"]), key=lambda r: -r["confidence"]
+def mistakes(rows: list[dict[str, Any]]) -> Mistakes:
+    """Sort results.jsonl rows into `Mistakes`: what report.md and the UI show first."""
+    wrong = [r for r in rows if r["answerable"] and not r["abstained"] and not r["metrics"]["contains"]]
+    answered = [r for r in rows if not r["answerable"] and not r["abstained"]]
+    refused = [r for r in rows if r["answerable"] and r["abstained"]]
+    return Mistakes(
+        sorted(wrong, key=lambda r: (r["metrics"]["f1"] or 0.0, -r["confidence"])),
+        sorted(answered, key=lambda r: -r["confidence"]),
+        sorted(refused, key=lambda r: r["confidence"]),
     )
-    refused = sorted((r for r in rows if r["answerable"] and r["abstained"]), key=lambda r: r["confidence"])
-    half = WORST // 2
-    picked = answered[: max(half, WORST - len(refused))]
-    return picked + refused[: WORST - len(picked)]
+
+
+def abstention_errors(mk: Mistakes, n: int = WORST) -> list[dict[str, Any]]:
+    """Up to ``n``: answered unanswerables, then refused answerables; each kind gets half if it can."""
+    picked = mk.answered[: max(n // 2, n - len(mk.refused))]
+    return picked + mk.refused[: n - len(picked)]
 
 
 def worst_table(rows: list[dict[str, Any]]) -> str:
@@ -99,46 +91,59 @@ def worst_table(rows: list[dict[str, Any]]) -> str:
     return table(["id", "type", "question", "gold", "answer", "confidence"], body) if body else "_None._"
 
 
-def plots(report: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> list[Path]:
+def plots(report: Report, rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """by_type.png, latency.png and vs_baseline.png; returns the files written."""
+    written = []
+    if report.by_type:
+        written.append(_by_type_plot(report, out / "by_type.png"))
+    written.append(_latency_plot(rows, out / "latency.png"))
+    if report.baseline:
+        written.append(_vs_baseline_plot(report, out / "vs_baseline.png"))
+    return written
+
+
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bars(path: Path, groups: list[str], series: dict[str, list[float | None]], title: str) -> Path:
     import numpy as np
 
-    written: list[Path] = []
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * len(series) / 2 + 3), 4))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    for i, (name, vals) in enumerate(series.items()):
+        ax.bar(x + i * width - 0.4 + width / 2, [v or 0.0 for v in vals], width, label=name)
+    ax.set_xticks(x, groups, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
-    def bars(path: Path, groups: list[str], series: dict[str, list[float | None]], title: str) -> None:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * len(series) / 2 + 3), 4))
-        width = 0.8 / max(1, len(series))
-        x = np.arange(len(groups))
-        for i, (name, vals) in enumerate(series.items()):
-            ax.bar(x + i * width - 0.4 + width / 2, [v or 0.0 for v in vals], width, label=name)
-        ax.set_xticks(x, groups, rotation=30, ha="right")
-        ax.set_ylim(0, 1.05)
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
 
-    types = report.get("by_type", {})
-    if types:
-        cols = ["contains", "f1", "abstained", "hit@5"]
-        bars(
-            out / "by_type.png",
-            list(types),
-            {c: [types[t].get(c) for t in types] for c in cols},
-            "by question type",
-        )
+def _by_type_plot(report: Report, path: Path) -> Path:
+    types = {t: v.to_dict() for t, v in report.by_type.items()}
+    cols = ["contains", "f1", "abstained", "hit@5"]
+    return _bars(path, list(types), {c: [types[t][c] for t in types] for c in cols}, "by question type")
 
+
+def _latency_plot(rows: list[dict[str, Any]], path: Path) -> Path:
+    import numpy as np
+
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ours = [r["latency_ms"] for r in rows]
-    base = [r["baseline"]["latency_ms"] for r in rows if r.get("baseline")]
-    hi = max(ours + base, default=1.0)
-    bins = np.linspace(0, hi, 30)
+    base = [r["baseline"]["latency_ms"] for r in rows if r["baseline"]]
+    bins = np.linspace(0, max(ours + base, default=1.0), 30)
     ax.hist(ours, bins=bins, alpha=0.7, label="articleqa")
     if base:
         ax.hist(base, bins=bins, alpha=0.7, label="baseline")
@@ -146,34 +151,28 @@ def plots(report: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> list
     ax.set_ylabel("questions")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "latency.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    written.append(out / "latency.png")
-
-    if report.get("baseline"):
-        keys = [(s, k, label) for s, k, label in OVERALL if s != "latency_ms"]
-        series = {
-            "articleqa": [metric(report, s, k) for s, k, _ in keys],
-            "baseline": [metric(report["baseline"], s, k) for s, k, _ in keys],
-        }
-        bars(
-            out / "vs_baseline.png",
-            [label for *_, label in keys],
-            series,
-            "articleqa vs llama-index baseline",
-        )
-    return written
+    return path
 
 
-def write_markdown(report: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> Path:
+def _vs_baseline_plot(report: Report, path: Path) -> Path:
+    scores = [mt for mt in METRICS if mt.section != "latency_ms"]  # 0..1, unlike times
+    systems = {"articleqa": report.articleqa, "baseline": report.baseline}
+    series = {name: [mt.of(s) for mt in scores] for name, s in systems.items()}
+    return _bars(path, [mt.label for mt in scores], series, "articleqa vs llama-index baseline")
+
+
+def write_markdown(report: Report, rows: list[dict[str, Any]], out: Path) -> Path:
     """Write report.md (and its plots) into ``out``; returns its path."""
     images = plots(report, rows, out)
-    ds = report.get("dataset", {})
+    ds = report.dataset
+    mk = mistakes(rows)
     parts = [
-        f"# Evaluation: {Path(str(ds.get('path', ''))).name}",
-        f"{report['n']} questions ({ds.get('answerable')} answerable, {ds.get('unanswerable')} unanswerable), "
-        f"{ds.get('articles')} articles indexed, seed {ds.get('seed')}, holdout {ds.get('holdout')}; "
-        f"created {report.get('created')}, run took {report.get('duration_s')} s. "
+        f"# Evaluation: {Path(ds.path).name}",
+        f"{report.n} questions ({ds.answerable} answerable, {ds.unanswerable} unanswerable), "
+        f"{ds.articles} articles indexed, seed {ds.seed}, holdout {ds.holdout}; "
+        f"created {report.created}, run took {report.duration_s} s. "
         "Answer metrics average over answerable questions; definitions in docs/evaluation.md.",
         "## Overall: articleqa vs baseline",
         overall_table(report),
@@ -182,29 +181,24 @@ def write_markdown(report: dict[str, Any], rows: list[dict[str, Any]], out: Path
         "## Plots",
         "\n\n".join(f"![{p.stem}]({p.name})" for p in images),
         f"## Worst: wrong answers (up to {WORST})",
-        worst_table(wrong_answers(rows)),
+        worst_table(mk.wrong[:WORST]),
         f"## Worst: abstention errors (up to {WORST})",
         "Unanswerable questions that were answered, then answerable ones that were abstained on.",
-        worst_table(abstention_errors(rows)),
+        worst_table(abstention_errors(mk)),
         "## Configuration",
-        table(["setting", "value"], [[k, fmt(v)] for k, v in report.get("config", {}).items()]),
+        table(["setting", "value"], [[k, fmt(v)] for k, v in report.config.items()]),
     ]
     path = out / "report.md"
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
 
 
-def summary(report: dict[str, Any]) -> str:
+def summary(report: Report) -> str:
     """A few lines for the terminal: the headline metrics, ours vs baseline."""
-    base = report.get("baseline")
-    head = ["contains", "f1", "abstain P", "abstain R", "hit@5", "mrr@10", "cit P", "p50 ms"]
-    keys = [
-        ("answer", "contains"), ("answer", "f1"), ("abstention", "precision"), ("abstention", "recall"),
-        ("retrieval", "hit@5"), ("retrieval", "mrr@10"), ("citations", "precision"), ("latency_ms", "p50"),
-    ]  # fmt: skip
-    lines = [f"{'':10}" + "".join(f"{h:>11}" for h in head)]
-    for name, sec in (("articleqa", report), ("baseline", base)):
-        if sec:
-            cells = [fmt(metric(sec, s, k), 1 if s == "latency_ms" else 3) for s, k in keys]
+    shown = [mt for mt in METRICS if mt.short]
+    lines = [f"{'':10}" + "".join(f"{mt.short:>11}" for mt in shown)]
+    for name, system in (("articleqa", report.articleqa), ("baseline", report.baseline)):
+        if system:
+            cells = [fmt(mt.of(system), _places(mt.section)) for mt in shown]
             lines.append(f"{name:10}" + "".join(f"{c:>11}" for c in cells))
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +22,23 @@ from ..resources import sample_articles
 from ..types import Answer, Article, Hit
 from . import metrics as m
 from .datasets import EvalItem, load_jsonl, load_squad, sample
+from .types import (
+    AbstentionMetrics,
+    AnswerMetrics,
+    CitationMetrics,
+    DatasetInfo,
+    IngestInfo,
+    LatencyMetrics,
+    Report,
+    RetrievalMetrics,
+    SystemMetrics,
+    TypeMetrics,
+)
 
 Format = Literal["jsonl", "squad"]
 RETRIEVE_K = 10
 SAMPLE_CORPUS = Path("examples/articles")
+BASELINE_PIPELINE = "llama-index VectorStoreIndex + Chroma, SentenceSplitter() defaults, top 10 by vector"
 
 
 def run_eval(
@@ -39,7 +53,7 @@ def run_eval(
     config: Config | None = None,
     baseline: bool = True,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> Report:
     """Evaluate articleqa (and the llama-index baseline) on ``dataset``; returns the report.
 
     - ``fmt``: "jsonl" (questions over ``corpus``, default examples/articles) or "squad"
@@ -65,46 +79,24 @@ def run_eval(
         items = _remap_ids(items, articles, qa)
         qa.retrieve(items[0].question if items else "warm-up", top_k=1)  # load model and indexes untimed
         ours = [_run_ours(qa, it) for it in _track(bar, items, "articleqa")]
-        base_rows: list[dict[str, Any]] | None = None
-        base_ingest_s = None
-        if baseline:
-            base_rows, base_ingest_s = _run_baseline(qa, items, bar)
+        base_rows, base_ingest_s = _run_baseline(qa, items, bar) if baseline else (None, 0.0)
 
-    rows = [
-        _row(it, o, base_rows[i] if base_rows else None)
-        for i, (it, o) in enumerate(zip(items, ours, strict=True))
-    ]
-    report: dict[str, Any] = {
-        "n": len(items),
-        **aggregate(items, ours),
-        "ingest_s": round(ingest_s, 3),
-        "baseline": None,
-        "by_type": by_type(items, ours),
-        "dataset": {
-            "path": str(dataset),
-            "format": fmt,
-            "corpus": [str(p) for p in corpus_paths],
-            "articles": len(qa.articles()),
-            "limit": limit,
-            "seed": seed,
-            "holdout": holdout,
-            "answerable": sum(it.answerable for it in items),
-            "unanswerable": sum(not it.answerable for it in items),
-        },  # fmt: skip
-        "ingest": ingest_info,
-        "config": _config_summary(qa.config),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "report_dir": str(report_dir),
-    }
-    if base_rows is not None:
-        report["baseline"] = {
-            "n": len(items),
-            **aggregate(items, base_rows),
-            "ingest_s": round(base_ingest_s or 0.0, 3),
-            "by_type": by_type(items, base_rows),
-            "pipeline": "llama-index VectorStoreIndex + Chroma, SentenceSplitter() defaults, top 10 by vector",
-        }
-    report["duration_s"] = round(time.perf_counter() - t_start, 1)
+    report = Report(
+        articleqa=aggregate(items, ours, ingest_s),
+        baseline=None if base_rows is None else aggregate(items, base_rows, base_ingest_s, BASELINE_PIPELINE),
+        dataset=DatasetInfo(
+            path=str(dataset), format=fmt, corpus=[str(p) for p in corpus_paths],
+            articles=len(qa.articles()), limit=limit, seed=seed, holdout=holdout,
+            answerable=sum(it.answerable for it in items),
+            unanswerable=sum(not it.answerable for it in items),
+        ),  # fmt: skip
+        ingest=ingest_info,
+        config=_config_summary(qa.config),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        report_dir=str(report_dir),
+        duration_s=round(time.perf_counter() - t_start, 1),
+    )
+    rows = [_row(it, o, b) for it, o, b in zip(items, ours, base_rows or [None] * len(items), strict=True)]
     _write(report_dir, report, rows)
     return report
 
@@ -136,7 +128,7 @@ def _sample_corpus() -> Path:
 
 def _index(
     qa: Assistant, articles: list[Article], paths: list[Path], bar: Any
-) -> tuple[float, dict[str, Any]]:
+) -> tuple[float, IngestInfo]:
     """Ingest the corpus (unchanged articles are skipped) and drop held-out SQuAD pages."""
     wanted = {a.key for a in articles}
     task = bar.add_task("indexing", total=None) if bar else None
@@ -156,10 +148,10 @@ def _index(
     ingest_s = time.perf_counter() - t0
     if rep.errors:
         raise RuntimeError("ingestion failed: " + "; ".join(rep.errors))
-    info = {
-        "added": len(rep.added), "updated": len(rep.updated), "unchanged": len(rep.unchanged),
-        "removed": len(stale), "chunks_embedded": rep.chunks,
-    }  # fmt: skip
+    info = IngestInfo(
+        added=len(rep.added), updated=len(rep.updated), unchanged=len(rep.unchanged),
+        removed=len(stale), chunks_embedded=rep.chunks,
+    )  # fmt: skip
     return ingest_s, info
 
 
@@ -243,47 +235,62 @@ def _row(item: EvalItem, ours: dict[str, Any], base: dict[str, Any] | None) -> d
 
 
 # ---- aggregation ---------------------------------------------------------------------
-def aggregate(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The report sections for one system: answer, abstention, retrieval, citations, latency."""
+def aggregate(
+    items: Sequence[EvalItem],
+    rows: Sequence[dict[str, Any]],
+    ingest_s: float = 0.0,
+    pipeline: str | None = None,
+) -> SystemMetrics:
+    """One system's metrics: the report sections over all items, and by question type."""
+    overall = _sections(items, rows)
+    return replace(overall, ingest_s=round(ingest_s, 3), by_type=by_type(items, rows), pipeline=pipeline)
+
+
+def _sections(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> SystemMetrics:
+    """The five report sections; ingest_s and by_type are left at their defaults."""
     ans = [r["metrics"] for it, r in zip(items, rows, strict=True) if it.answerable]
     abstained = [r["abstained"] for r in rows]
     answerable = [it.answerable for it in items]
     ranks = [x["hit_rank"] for x in ans]
-    return {
-        "n_answerable": len(ans),
-        "answer": {k: _r(m.mean(x[k] for x in ans)) for k in ("em", "f1", "contains")},
-        "abstention": {
-            "precision": _r(m.abstain_precision(abstained, answerable)),
-            "recall": _r(m.abstain_recall(abstained, answerable)),
-            "false_rate": _r(m.false_abstain_rate(abstained, answerable)),
-        },
-        "retrieval": {
-            **{f"hit@{k}": _r(m.mean(r is not None and r <= k for r in ranks)) for k in (1, 5, 10)},
-            "mrr@10": _r(m.mean(1 / r if r else 0.0 for r in ranks)),
-        },
-        "citations": {
-            "valid": _r(m.mean(r["metrics"]["citations_valid"] for r in rows)),
-            "precision": _r(m.citation_precision(x["citations_correct"] for x in ans)),
-            "recall": _r(m.citation_recall(x["citations_correct"] for x in ans if x["contains"])),
-        },
-        "latency_ms": {k: _r(v, 1) for k, v in m.latency([r["latency_ms"] for r in rows]).items()},
-    }
+    latency = m.latency([r["latency_ms"] for r in rows])
+    return SystemMetrics(
+        n=len(items),
+        n_answerable=len(ans),
+        answer=AnswerMetrics(*(_r(m.mean(x[k] for x in ans)) for k in ("em", "f1", "contains"))),
+        abstention=AbstentionMetrics(
+            precision=_r(m.abstain_precision(abstained, answerable)),
+            recall=_r(m.abstain_recall(abstained, answerable)),
+            false_rate=_r(m.false_abstain_rate(abstained, answerable)),
+        ),
+        retrieval=RetrievalMetrics(
+            *(_r(m.mean(r is not None and r <= k for r in ranks)) for k in (1, 5, 10)),
+            mrr_at_10=_r(m.mean(1 / r if r else 0.0 for r in ranks)),
+        ),
+        citations=CitationMetrics(
+            valid=_r(m.mean(r["metrics"]["citations_valid"] for r in rows)),
+            precision=_r(m.citation_precision(x["citations_correct"] for x in ans)),
+            recall=_r(m.citation_recall(x["citations_correct"] for x in ans if x["contains"])),
+        ),
+        latency_ms=LatencyMetrics(**{k: _r(v, 1) for k, v in latency.items()}),
+    )
 
 
-def by_type(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def by_type(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> dict[str, TypeMetrics]:
     """A flat summary per question type."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, TypeMetrics] = {}
     for t in sorted({it.type for it in items}):
         sel = [(it, r) for it, r in zip(items, rows, strict=True) if it.type == t]
-        agg = aggregate([it for it, _ in sel], [r for _, r in sel])
-        out[t] = {
-            "n": len(sel),
-            **agg["answer"],
-            "abstained": _r(m.mean(r["abstained"] for _, r in sel)),
-            "hit@5": agg["retrieval"]["hit@5"],
-            "mrr@10": agg["retrieval"]["mrr@10"],
-            "citation_precision": agg["citations"]["precision"],
-        }
+        s = _sections([it for it, _ in sel], [r for _, r in sel])
+        out[t] = TypeMetrics(
+            n=len(sel),
+            em=s.answer.em,
+            f1=s.answer.f1,
+            contains=s.answer.contains,
+            abstained=_r(m.mean(r["abstained"] for _, r in sel)),
+            hit_at_5=s.retrieval.hit_at_5,
+            mrr_at_10=s.retrieval.mrr_at_10,
+            citation_precision=s.citations.precision,
+        )
     return out
 
 
@@ -300,13 +307,13 @@ def _config_summary(cfg: Config) -> dict[str, Any]:
 
 
 # ---- output --------------------------------------------------------------------------
-def _write(report_dir: Path, report: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def _write(report_dir: Path, report: Report, rows: list[dict[str, Any]]) -> None:
     from .report import write_markdown
 
     with (report_dir / "results.jsonl").open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (report_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (report_dir / "report.json").write_text(report.to_json() + "\n")
     write_markdown(report, rows, report_dir)
 
 

@@ -1,8 +1,4 @@
-"""The evaluation tab: run `articleqa.evaluation.run_eval` on a bundled set and show its report.
-
-The report's shape is read defensively (``.get`` everywhere): the evaluation and the UI
-evolve separately, and a missing metric should show as "—", not break the tab.
-"""
+"""The evaluation tab: run `articleqa.evaluation.run_eval` on a bundled set and show its report."""
 
 from __future__ import annotations
 
@@ -16,46 +12,19 @@ from typing import Any
 
 from .. import resources
 from ..assistant import Assistant
+from ..evaluation import run_eval
+from ..evaluation.report import WORST, mistakes
+from ..evaluation.types import METRICS, Report
 from .render import esc, notice
 
 DATASETS = {  # shipped in the package (the repository's eval/datasets/ links to them)
     "Sample articles — 65 questions over the 2 sample articles": resources.dataset("sample_articles.jsonl"),
     "SQuAD v1.1 dev subset — 12 Wikipedia articles": resources.dataset("squad-v1.1-dev-subset.json"),
 }
-# (section, key, label, higher is better)
-METRICS = [
-    ("answer", "contains", "Answer contains the gold answer", True),
-    ("answer", "f1", "Answer F1", True),
-    ("answer", "em", "Answer exact match", True),
-    ("abstention", "precision", "Abstention precision", True),
-    ("abstention", "recall", "Abstention recall", True),
-    ("abstention", "false_rate", "False abstention rate", False),
-    ("retrieval", "hit@1", "Retrieval hit@1", True),
-    ("retrieval", "hit@5", "Retrieval hit@5", True),
-    ("retrieval", "mrr@10", "Retrieval MRR@10", True),
-    ("citations", "valid", "Citations valid", True),
-    ("citations", "precision", "Citation precision", True),
-    ("citations", "recall", "Citation recall", True),
-    ("latency_ms", "p50", "Latency p50 (ms)", False),
-    ("latency_ms", "p95", "Latency p95 (ms)", False),
-]
-WORST = 10
 
 
-def load_run_eval():
-    """`run_eval`, or None when this installation doesn't have it (imported lazily: it is heavy)."""
-    try:
-        from ..evaluation import run_eval
-    except ImportError:
-        return None
-    return run_eval
-
-
-def run(assistant: Assistant, label: str, limit: int | None, baseline: bool) -> tuple[dict, Path]:
+def run(assistant: Assistant, label: str, limit: int | None, baseline: bool) -> tuple[Report, Path]:
     """Run one evaluation in its own store (never the user's articles); returns (report, report dir)."""
-    run_eval = load_run_eval()
-    if run_eval is None:
-        raise RuntimeError("the evaluation module (articleqa.evaluation.run_eval) is not available")
     dataset = DATASETS[label]
     base = Path(assistant.config.data_dir)
     out = base / "reports" / f"{dataset.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -79,28 +48,21 @@ def _fmt(v: Any, latency: bool = False) -> str:
     return esc(v)
 
 
-def _get(section: dict | None, sec: str, key: str) -> Any:
-    val = (section or {}).get(sec)
-    return val.get(key) if isinstance(val, dict) else None
-
-
-def metrics_html(report: dict) -> str:
-    base = report.get("baseline") if isinstance(report.get("baseline"), dict) else None
+def metrics_html(report: Report) -> str:
+    base = report.baseline
     head = (
         "<tr><th>Metric</th><th>articleqa</th>" + ("<th>llama-index baseline</th>" if base else "") + "</tr>"
     )
     rows = []
-    for sec, key, label, _ in METRICS:
-        lat = sec == "latency_ms"
-        cells = f'<td class="num">{_fmt(_get(report, sec, key), lat)}</td>'
-        if base:
-            cells += f'<td class="num">{_fmt(_get(base, sec, key), lat)}</td>'
-        rows.append(f"<tr><td>{esc(label)}</td>{cells}</tr>")
-    ds = report.get("dataset") or {}
+    for mt in METRICS:
+        lat = mt.section == "latency_ms"
+        cells = "".join(f'<td class="num">{_fmt(mt.of(s), lat)}</td>' for s in (report.articleqa, base) if s)
+        rows.append(f"<tr><td>{esc(mt.label[:1].upper() + mt.label[1:])}</td>{cells}</tr>")
+    ds = report.dataset
     summary = (
-        f"{_fmt(report.get('n'), True)} questions ({_fmt(ds.get('answerable'), True)} answerable, "
-        f"{_fmt(ds.get('unanswerable'), True)} unanswerable) over {_fmt(ds.get('articles'), True)} articles; "
-        f"run took {_fmt(report.get('duration_s'), True)} s."
+        f"{_fmt(report.n, True)} questions ({_fmt(ds.answerable, True)} answerable, "
+        f"{_fmt(ds.unanswerable, True)} unanswerable) over {_fmt(ds.articles, True)} articles; "
+        f"run took {_fmt(report.duration_s, True)} s."
     )
     return f'<p class="muted">{summary}</p><table class="aq-table">{head}{"".join(rows)}</table>'
 
@@ -113,19 +75,12 @@ def read_rows(report_dir: Path) -> list[dict]:
 
 
 def worst(rows: list[dict], n: int = WORST) -> list[tuple[str, dict]]:
-    """The questions to look at first: wrong answers (lowest F1), then abstention mistakes."""
-
-    def m(r: dict, k: str) -> Any:
-        return (r.get("metrics") or {}).get(k)
-
-    wrong = [r for r in rows if r.get("answerable") and not r.get("abstained") and not m(r, "contains")]
-    wrong.sort(key=lambda r: (m(r, "f1") or 0.0, -(r.get("confidence") or 0.0)))
-    answered = [r for r in rows if r.get("answerable") is False and not r.get("abstained")]
-    refused = [r for r in rows if r.get("answerable") and r.get("abstained")]
-    out = [("wrong answer", r) for r in wrong]
-    out += [("answered, but the articles don't say", r) for r in answered]
-    out += [("abstained, but answerable", r) for r in refused]
-    return out[:n]
+    """The questions to look at first: wrong answers, then answered unanswerables, then refusals."""
+    mk = mistakes(rows)
+    picked = [("wrong answer", r) for r in mk.wrong]
+    picked += [("answered, but the articles don't say", r) for r in mk.answered]
+    picked += [("abstained, but answerable", r) for r in mk.refused]
+    return picked[:n]
 
 
 def worst_html(rows: list[dict]) -> str:
@@ -134,13 +89,13 @@ def worst_html(rows: list[dict]) -> str:
         return '<div class="empty">No mistakes in this run.</div>'
     body = []
     for kind, r in picked:
-        gold = "; ".join(map(str, r.get("answers") or [])) or "(not answerable)"
-        got = "(abstained)" if r.get("abstained") else r.get("answer", "")
-        f1 = (r.get("metrics") or {}).get("f1")
+        gold = "; ".join(map(str, r["answers"])) or "(not answerable)"
+        got = "(abstained)" if r["abstained"] else r["answer"]
+        f1 = r["metrics"]["f1"]
         body.append(
-            f"<tr><td>{esc(kind)}<div class='muted small mono'>{esc(r.get('id', ''))} · {esc(r.get('type', ''))}</div></td>"
-            f"<td>{esc(r.get('question', ''))}</td><td>{esc(gold)}</td><td>{esc(got)}</td>"
-            f'<td class="num">{_fmt(f1)}</td><td class="num">{_fmt(r.get("confidence"))}</td></tr>'
+            f"<tr><td>{esc(kind)}<div class='muted small mono'>{esc(r['id'])} · {esc(r['type'])}</div></td>"
+            f"<td>{esc(r['question'])}</td><td>{esc(gold)}</td><td>{esc(got)}</td>"
+            f'<td class="num">{_fmt(f1)}</td><td class="num">{_fmt(r["confidence"])}</td></tr>'
         )
     head = "<tr><th>Problem</th><th>Question</th><th>Expected</th><th>Answer</th><th>F1</th><th>Evidence</th></tr>"
     return f'<table class="aq-table">{head}{"".join(body)}</table>'
@@ -152,10 +107,6 @@ def plot_paths(report_dir: Path) -> list[str]:
 
 def run_tab(assistant: Assistant, label: str, n: float | None, baseline: bool) -> Iterator[tuple]:
     """The tab's outputs as the run goes: (status, metrics, plots, worst, report files)."""
-    if load_run_eval() is None:
-        msg = "Evaluation isn't available in this installation (articleqa.evaluation.run_eval is missing)."
-        yield notice("error", [msg]), "", [], "", None
-        return
     limit = int(n) if n else None
     yield notice("info", [f"Running on {limit or 'all'} questions… this takes a while."]), "", [], "", None
     try:
