@@ -47,3 +47,21 @@ def test_cli_reports_bad_input_and_exit_code(tmp_path):
 def test_ask_without_articles_says_what_to_do(tmp_path):
     r = run("ask", "anything?", data_dir=tmp_path)
     assert r.returncode == 2 and "articleqa ingest" in r.stderr
+
+
+def test_cli_eval_prints_the_headline_metrics_and_writes_the_report(tmp_path):
+    dataset = SAMPLES.parent.parent / "eval" / "datasets" / "sample_articles.jsonl"
+    r = run("eval", str(dataset), "--limit", "3", "--no-baseline", "--report-dir", str(tmp_path / "report"),
+            data_dir=tmp_path / "data")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = r.stdout[r.stdout.index("\n{") : r.stdout.rindex("}") + 1]  # after the progress bars
+    head = json.loads(out)
+    assert head["n"] == 3 and set(head) == {"n", "answer", "abstention", "retrieval", "citations", "latency_ms"}
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["answer"] == head["answer"] and saved["baseline"] is None
+
+
+def test_unknown_answerer_is_a_clear_configuration_error(tmp_path):
+    run("ingest", str(SAMPLES), "--quiet", data_dir=tmp_path)
+    r = run("ask", "Who met Ishiba?", "--answerer", "oracle", data_dir=tmp_path)
+    assert r.returncode == 2 and "unknown answerer 'oracle'" in r.stderr

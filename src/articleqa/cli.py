@@ -237,7 +237,8 @@ def evaluate(
         seed=seed, holdout=holdout, baseline=baseline,
         config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
     )  # fmt: skip
-    console.print_json(json.dumps({k: report[k] for k in ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")}))
+    headline = ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")
+    console.print_json(json.dumps({k: v for k, v in report.to_dict().items() if k in headline}))
     console.print(f"report: {report_dir / 'report.md'}")
 
 
