@@ -1,8 +1,12 @@
 """articleqa: answers questions over your articles, citing the exact passages it used."""
 
+from .answer import Answerer
 from .assistant import Assistant
 from .config import Config
-from .types import Answer, Article, Citation, Filters, Hit, StreamEvent
+from .types import Answer, Article, Citation, Filters, Hit, Retrieved, Stats, StreamEvent
 
-__all__ = ["Answer", "Article", "Assistant", "Citation", "Config", "Filters", "Hit", "StreamEvent"]
+__all__ = [
+    "Answer", "Answerer", "Article", "Assistant", "Citation", "Config", "Filters", "Hit", "Retrieved",
+    "Stats", "StreamEvent",
+]  # fmt: skip
 __version__ = "0.1.0"
