@@ -271,3 +271,52 @@ def test_articles_given_without_a_key_are_told_apart_by_id(fresh_qa):
     again = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second + " It passed 7-2.")])
     assert again.unchanged == ["a1"] and again.updated == ["a2"]
     assert "7-2" in fresh_qa.article("a2").text
+
+
+def _jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+STORIES = [
+    {"title": "Harbour reopens", "published_at": "2026-03-02", "text": "The harbour of Port Ellis reopened on Thursday after storm repairs."},
+    {"url": "https://example.org/bridge", "text": "The Riverside bridge reopened on Monday after eight months of work."},
+    {"text": "Librarians in Dunmore voted to extend opening hours on weekends."},
+]  # fmt: skip
+
+
+def test_jsonl_records_without_id_keep_their_identity_when_a_line_is_inserted(fresh_qa, tmp_path):
+    """Bug: records without ``id`` were keyed by line number, so a line inserted at the top
+    reported "1 added, 2 updated" and shifted every following article's identity."""
+    f = _jsonl(tmp_path / "feed.jsonl", STORIES)
+    fresh_qa.ingest([f])
+    before = {a["title"]: a["id"] for a in fresh_qa.articles()}
+    new = {"title": "Ferry resumes", "text": "The ferry to Dunmore resumed on Friday after the storm."}
+    report = fresh_qa.ingest([_jsonl(f, [new, *STORIES])])
+    assert (len(report.added), len(report.updated), len(report.unchanged)) == (1, 0, 3), report.summary()
+    after = {a["title"]: a["id"] for a in fresh_qa.articles()}
+    assert {t: after[t] for t in before} == before
+
+
+def test_sync_removes_jsonl_records_that_are_gone_whatever_their_key(fresh_qa, tmp_path):
+    """Bug: ``--sync`` never removed records that had an ``id`` (their key doesn't name the
+    file): a deleted line, or the whole deleted file, stayed answerable."""
+    d = tmp_path / "feeds"
+    d.mkdir()
+    with_ids = [{"id": f"s{i}", **s} for i, s in enumerate(STORIES)]
+    f = _jsonl(d / "wire.jsonl", with_ids)
+    other = _jsonl(d / "other.jsonl", [{"id": "keep", "text": "A council meeting was held in Hue on Tuesday."}])
+    fresh_qa.ingest([d], sync=True)
+    assert {a["id"] for a in fresh_qa.articles()} == {"s0", "s1", "s2", "keep"}
+    report = fresh_qa.ingest([d], sync=True)  # nothing changed: nothing removed
+    assert report.removed == []
+    _jsonl(f, with_ids[:2])  # a line deleted
+    report = fresh_qa.ingest([d], sync=True)
+    assert report.removed == ["s2"] and {a["id"] for a in fresh_qa.articles()} == {"s0", "s1", "keep"}
+    f.unlink()  # the whole file deleted
+    report = fresh_qa.ingest([d], sync=True)
+    assert sorted(report.removed) == ["s0", "s1"] and [a["id"] for a in fresh_qa.articles()] == ["keep"]
+    assert all(h.chunk.article_id == "keep" for h in fresh_qa.retrieve("Riverside bridge reopened"))
+    other.write_text("{not json\n")  # unreadable now: its article is kept
+    report = fresh_qa.ingest([d], sync=True)
+    assert report.removed == [] and not report.ok and [a["id"] for a in fresh_qa.articles()] == ["keep"]

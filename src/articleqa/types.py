@@ -18,8 +18,9 @@ class Article:
     url: str = ""
     author: str = ""
     published_at: str = ""  # ISO date (YYYY-MM-DD) when known
-    key: str = ""  # what identifies it across re-ingestion: path, URL or JSONL id
+    key: str = ""  # what identifies it across re-ingestion (docs/ingestion.md, "Keys")
     content_hash: str = ""
+    origin: str = ""  # the file (resolved path) or URL it was read from; "" when handed in
 
 
 @dataclass

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     text TEXT NOT NULL,
     group_id TEXT,
-    ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+    ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
+    origin TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -56,7 +57,9 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
 
-_ARTICLE_COLS = "id, key, title, source, url, author, published_at, content_hash, text"
+_ARTICLE_COLS = "id, key, title, source, url, author, published_at, content_hash, text, origin"
+# Columns added after the first release: (name, definition) for registries made before them.
+_ADDED_COLUMNS = [("origin", "TEXT NOT NULL DEFAULT ''")]
 
 
 class Registry:
@@ -73,6 +76,10 @@ class Registry:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(articles)")}
+        for name, definition in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE articles ADD COLUMN {name} {definition}")
         self._db.commit()
 
     def close(self) -> None:
@@ -161,8 +168,15 @@ class Registry:
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT id FROM chunks")}
 
-    def article_ids_for_keys_under(self, prefix: str) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._query("SELECT id, key FROM articles WHERE key LIKE ?", (prefix + "%",))]
+    def origins(self) -> list[tuple[str, str, str]]:
+        """(id, key, origin) of every article; origin is "" for articles handed in, and for
+        file articles stored before origins were recorded (their key is their path)."""
+        return self._query("SELECT id, key, origin FROM articles ORDER BY id")
+
+    def set_origins(self, origins: dict[str, str]) -> None:
+        """Record where unchanged articles were read from (article id → origin)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET origin = ? WHERE id = ?", [(o, a) for a, o in origins.items()])
 
     def count(self) -> tuple[int, int]:
         a = self._query("SELECT COUNT(*) FROM articles")[0][0]
@@ -186,10 +200,10 @@ class Registry:
             for article, chunks, vec in batch:
                 db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
                 db.execute(
-                    f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         article.id, article.key, article.title, article.source, article.url,
-                        article.author, article.published_at, article.content_hash, article.text,
+                        article.author, article.published_at, article.content_hash, article.text, article.origin,
                     ),
                 )  # fmt: skip
                 db.executemany(
@@ -234,5 +248,5 @@ class Registry:
 def _article(r: tuple) -> Article:
     return Article(
         id=r[0], key=r[1], title=r[2], source=r[3], url=r[4], author=r[5],
-        published_at=r[6], content_hash=r[7], text=r[8],
+        published_at=r[6], content_hash=r[7], text=r[8], origin=r[9],
     )  # fmt: skip

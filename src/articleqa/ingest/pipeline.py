@@ -10,7 +10,7 @@ from pathlib import Path
 from ..index.store import Store
 from ..types import Article, Chunk
 from .chunking import chunk_article
-from .readers import content_hash, read_paths
+from .readers import content_hash, is_url, read_paths
 
 # How many chunks to embed in one go: amortises batching across small articles
 # without holding a large backlog in memory.
@@ -62,6 +62,7 @@ def ingest(
     report.warnings += read.warnings
     report.errors += [str(e) for e in read.errors]
     todo = [_identified(a) for a in articles or []] + read.articles
+    moved: dict[str, str] = {}  # unchanged articles now read from another origin: id → origin
     # Sweep what an interrupted earlier run may have left in the vector store.
     report.orphans_swept = store.reconcile()
     batch = _Batch(store, report)
@@ -72,14 +73,17 @@ def ingest(
             report.warnings.append(f"{art.key}: given twice in this batch; the first copy was kept")
         else:
             seen.add(art.key)
-            _take(store, art, ids_taken, batch, report)
+            _take(store, art, ids_taken, batch, report, moved)
         if progress:
             progress(done, len(todo), batch.n_chunks)
     batch.flush()
+    if moved:
+        store.registry.set_origins(moved)
     if progress:
         progress(len(todo), len(todo), batch.n_chunks)
     if sync:
-        _remove_gone(store, paths, {a.key for a in todo}, report)
+        failed = {str(Path(e.path).resolve()) for e in read.errors if not is_url(e.path)}
+        _remove_gone(store, paths, todo, failed, report)
     if report.added or report.updated or report.removed:
         store.regroup()
         store.keywords.refresh()
@@ -97,7 +101,9 @@ def _identified(art: Article) -> Article:
     return art
 
 
-def _take(store: Store, art: Article, ids_taken: set[str], batch: _Batch, report: IngestReport) -> None:
+def _take(
+    store: Store, art: Article, ids_taken: set[str], batch: _Batch, report: IngestReport, moved: dict[str, str]
+) -> None:
     """Skip ``art`` if stored unchanged, else chunk it into the embedding batch."""
     reg = store.registry
     old = reg.article_by_key(art.key)
@@ -105,6 +111,8 @@ def _take(store: Store, art: Article, ids_taken: set[str], batch: _Batch, report
     ids_taken.add(art.id)
     if old and old.content_hash == art.content_hash:
         report.unchanged.append(art.id)
+        if art.origin and art.origin != old.origin:
+            moved[art.id] = art.origin
         return
     chunks = chunk_article(art, store.embedder.count_tokens, store.cfg.chunk_size, store.cfg.chunk_overlap)
     if not chunks:
@@ -146,10 +154,23 @@ class _Batch:
         self.pending.clear()
 
 
-def _remove_gone(store: Store, paths: list[str | Path], live: set[str], report: IngestReport) -> None:
-    """``--sync``: remove articles ingested from under a given folder whose file is gone."""
-    for folder in (Path(p).resolve() for p in paths if Path(p).is_dir()):
-        for aid, key in store.registry.article_ids_for_keys_under(str(folder)):
-            if key not in live and not Path(key).exists():
-                store.remove(aid)
-                report.removed.append(aid)
+def _remove_gone(
+    store: Store, paths: list[str | Path], todo: list[Article], failed: set[str], report: IngestReport
+) -> None:
+    """``--sync``: remove the stored articles that came from a given file, or a file under a
+    given folder, and are no longer there: the file is gone, or it no longer holds them (a
+    JSONL line deleted), whatever their key. A file that couldn't be read this time keeps
+    its articles: bad input loses nothing already stored."""
+    live = {a.key for a in todo}
+    read = {a.origin for a in todo if a.origin}
+    given = [Path(p).resolve() for p in paths if not is_url(p)]
+    for aid, key, origin in store.registry.origins():
+        origin = origin or key.split("#", 1)[0]  # stored before origins: a file's key is its path
+        if key in live or not Path(origin).is_absolute() or origin in failed:
+            continue
+        src = Path(origin)
+        if not any(src == g or g in src.parents for g in given):
+            continue
+        if origin in read or not src.exists():
+            store.remove(aid)
+            report.removed.append(aid)

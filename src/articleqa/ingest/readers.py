@@ -110,7 +110,10 @@ def read_file(path: Path, max_file_mb: float = 20.0) -> tuple[list[Article], lis
         raise ReadError(name, "file is empty")
     key = str(path.resolve())
     if suffix == ".jsonl":
-        return _read_jsonl(path, text, warnings), warnings
+        arts = _read_jsonl(path, text, warnings)
+        for a in arts:
+            a.origin = key
+        return arts, warnings
     if suffix in {".html", ".htm"}:
         art = parse_html(text, key=key, fallback_id=slugify(path.stem))
     elif suffix in {".md", ".markdown"}:
@@ -118,6 +121,7 @@ def read_file(path: Path, max_file_mb: float = 20.0) -> tuple[list[Article], lis
     else:
         art = _plain_article(text, key, slugify(path.stem))
     art.content_hash = content_hash(art)
+    art.origin = key
     return [art], warnings
 
 
@@ -180,6 +184,21 @@ def parse_html(html: str, key: str, fallback_id: str, url: str = "") -> Article:
 _JSONL_FIELDS = ("id", "title", "source", "url", "author", "published_at")
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _record_key(fields: dict[str, str], body: str) -> str:
+    """A JSONL record without an ``id`` is known by its content, not its line number (a line
+    inserted above must not shift every article after it): its URL, else its title and date,
+    else a hash of its text."""
+    if fields.get("url"):
+        return fields["url"]
+    if fields.get("title"):
+        return f"jsonl-title:{fields['title']}|{fields.get('published_at', '')[:10]}"
+    return f"jsonl-text:{_digest(body)[:32]}"
+
+
 def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
     arts: list[Article] = []
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -196,15 +215,16 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
         body = obj["text"].replace("\r\n", "\n")
         fields = {k: str(obj[k]).strip() for k in _JSONL_FIELDS if obj.get(k) not in (None, "")}
         given_id = fields.pop("id", "")
+        key = f"jsonl:{given_id}" if given_id else _record_key(fields, body)
         art = Article(
-            id=slugify(given_id, 80) if given_id else slugify(fields.get("title", "") or f"{path.stem}-{lineno}"),
+            id=slugify(given_id or fields.get("title", "") or f"{path.stem}-{_digest(body)[:8]}", 80),
             text=body,
             title=fields.get("title") or _first_line_title(body),
             source=fields.get("source", ""),
             url=fields.get("url", ""),
             author=fields.get("author", ""),
             published_at=fields.get("published_at", "")[:10],
-            key=f"jsonl:{given_id}" if given_id else f"{path.resolve()}#{lineno}",
+            key=key,
         )
         art.content_hash = content_hash(art)
         arts.append(art)
@@ -251,4 +271,5 @@ def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0) -> Art
     else:
         art = parse_html(text, key=url, fallback_id=slug, url=url)
     art.content_hash = content_hash(art)
+    art.origin = url
     return art
