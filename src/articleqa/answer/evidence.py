@@ -149,10 +149,12 @@ class OverlapEvidence:
             prior = 0.0 if hit.copy_of is not None else 1.0 / (1 + hit.rank)
             for a, b, s_terms in sents:
                 key = (ch.article_id, ch.start + a, ch.start + b)
-                if key in seen or len(ch.text[a:b].split()) < MIN_WORDS:  # repeats; credit lines
+                text = ch.text[a:b]
+                # Repeats; credit lines; and sentences addressed to a model, never an answer.
+                if key in seen or len(text.split()) < MIN_WORDS or is_injection(text):
                     continue
                 seen.add(key)
-                s = Scored(hit, ch.start + a, ch.start + b, ch.text[a:b], ctx=ctx, prior=prior)
+                s = Scored(hit, ch.start + a, ch.start + b, text, ctx=ctx, prior=prior)
                 s.lex = coverage(q_terms, s_terms, idf)
                 s.type = 1.0 if has_answer_type(s.text, kind, question) else 0.0
                 cands.append(s)

@@ -18,7 +18,7 @@ from ..index.store import Store
 from ..text import answer_type, coverage, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
-from .evidence import Evidence, OverlapEvidence, Scored
+from .evidence import Evidence, OverlapEvidence, Scored, is_injection
 
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
 TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
@@ -46,7 +46,7 @@ class ExtractiveAnswerer:
             return abstention(question, hits, confidence, self.name)
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
-        parts = [f"{s.text} [{c.n}]" for s, c in zip(chosen, citations, strict=True)]
+        parts = [f"{quote(s.text)} [{c.n}]" for s, c in zip(chosen, citations, strict=True)]
         note = self._outlets_note(chosen[0], citations, retrieved)
         return Answer(question, " ".join(parts + ([note] if note else [])), False, citations, hits,
                       confidence, self.name)  # fmt: skip
@@ -97,6 +97,13 @@ class ExtractiveAnswerer:
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
 
 
+def quote(sentence: str) -> str:
+    """An article's sentence as a quotation: the reader sees whose words they are."""
+    if sentence[:1] in "“\"‘'":  # already a quotation in the article
+        return sentence
+    return f"“{sentence}”"
+
+
 def prefer_typed(question: str, scored: list[Scored]) -> list[Scored]:
     """``scored`` with a near-best sentence that holds the kind of thing asked for (a date for
     "when") moved to the front when the best one lacks it."""
@@ -133,6 +140,8 @@ def corroborate(best: Scored, pool: list[Hit], idf) -> list[tuple[Hit, tuple[int
         if h.group_id != group or aid == best.hit.chunk.article_id:
             continue
         for a, b, t_set in passage_terms(h.chunk.text)[1]:  # cached: retrieval split it already
+            if is_injection(h.chunk.text[a:b]):
+                continue
             # Either telling may carry extra detail: take the better-covered direction.
             cov = max(coverage(s_terms, t_set, idf), coverage(list(t_set), set(s_terms), idf))
             if cov >= CORROBORATION and cov > found.get(aid, (0.0,))[0]:
