@@ -128,7 +128,7 @@ class _Fixed:
 
     name = "first-sentence"
 
-    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True) -> Iterator[StreamEvent]:
+    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True, history=None) -> Iterator[StreamEvent]:
         h = retrieved.hits[0]
         end = h.chunk.text.index(".") + 1
         ans = Answer(question, h.chunk.text[:end] + " [1]", False, [cite(1, h, h.chunk.start, h.chunk.start + end)],

@@ -188,7 +188,7 @@ class Assistant:
         standalone = self.standalone(question, history)
         k = top_k or (cfg.llm_top_k if cfg.answerer != "extractive" else None)
         retrieved = retrieve(self.store, standalone, k, filters, expand_parts=True)
-        events = self.answerer.events(standalone, retrieved, stream=stream)
+        events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)
 
     @staticmethod

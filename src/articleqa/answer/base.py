@@ -17,12 +17,16 @@ class Answerer(Protocol):
     ``events`` yields any number of ``token`` events (text as it is written; with
     ``stream=False`` an answerer may send it all in one) and ends with one ``answer`` event
     whose `Answer` has valid citations or ``abstained=True``. The `Assistant` sends the
-    ``sources`` event before calling it.
+    ``sources`` event before calling it. ``history`` holds the conversation's earlier
+    ``{"role", "content"}`` messages when ``question`` is a follow-up (already condensed to
+    stand alone), so an answer need not repeat what was said.
     """
 
     name: str
 
-    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True) -> Iterator[StreamEvent]: ...
+    def events(
+        self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
+    ) -> Iterator[StreamEvent]: ...
 
 
 def cite(n: int, hit: Hit, start: int, end: int) -> Citation:

@@ -35,12 +35,14 @@ class ExtractiveAnswerer:
         self.store, self.cfg = store, cfg
         self.evidence = evidence or OverlapEvidence(store)
 
-    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True) -> Iterator[StreamEvent]:
-        yield from one_shot(self.answer(question, retrieved))  # computed once the caller asks
+    def events(
+        self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
+    ) -> Iterator[StreamEvent]:
+        yield from one_shot(self.answer(question, retrieved, history))  # computed once the caller asks
 
-    def answer(self, question: str, retrieved: Retrieved) -> Answer:
+    def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
         hits = retrieved.hits
-        scored = prefer_typed(question, self.evidence.rank(question, retrieved))
+        scored = prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
         confidence = self.evidence.confidence(question, scored[0] if scored else None)
         if not scored or confidence < self.cfg.abstain_threshold:
             return abstention(question, hits, confidence, self.name)
@@ -95,6 +97,14 @@ class ExtractiveAnswerer:
         differ = len({frozenset(_figures(c.text)) for c in same_fact}) > 1
         verb = "Reported, with different details, by" if differ else "Reported by"
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
+
+
+def not_said(scored: list[Scored], history: list[dict] | None) -> list[Scored]:
+    """A follow-up's candidates without the sentences earlier answers already quoted ("And
+    when?" must not get the same sentence again), unless nothing else is left."""
+    said = " ".join(m.get("content", "") for m in history or [] if m.get("role") == "assistant")
+    fresh = [s for s in scored if s.text not in said] if said else scored
+    return fresh or scored
 
 
 def quote(sentence: str) -> str:

@@ -33,7 +33,9 @@ class GenerativeAnswerer:
         self.name = cfg.answerer
         self.evidence = evidence or OverlapEvidence(store)
 
-    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True) -> Iterator[StreamEvent]:
+    def events(
+        self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
+    ) -> Iterator[StreamEvent]:
         """``token`` events as the model writes, then one ``answer`` with the validated `Answer`.
 
         Abstains without calling the model when no passage was found or (``llm_evidence_gate``)
