@@ -145,8 +145,11 @@ class OverlapEvidence:
             ch = hit.chunk
             whole, sents = passage_terms(ch.text)
             ctx = coverage(q_terms, whole, idf)
-            # A collapsed copy earns no rank prior: retrieval ranked its twin, not it.
-            prior = 0.0 if hit.copy_of is not None else 1.0 / (1 + hit.rank)
+            # A collapsed copy ranks where its twin ranked (retrieval gives it the twin's rank;
+            # it used to keep rank 0, the best prior). On the sample set this keeps contains
+            # and abstention as they were (0.692, recall 0.615) and lifts citation precision
+            # 0.845 -> 0.862; no prior at all for copies lost an answer (contains 0.673).
+            prior = 1.0 / (1 + hit.rank)
             for a, b, s_terms in sents:
                 key = (ch.article_id, ch.start + a, ch.start + b)
                 text = ch.text[a:b]
