@@ -106,19 +106,22 @@ class Assistant:
 
     def articles(self) -> list[dict]:
         """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars."""
+        self.store.refresh()
         return self.store.registry.article_stats()
 
     def article(self, article_id: str) -> Article | None:
+        self.store.refresh()
         return self.store.registry.article(article_id)
 
     def stats(self) -> Stats:
+        self.store.refresh()
         n_articles, n_chunks = self.store.registry.count()
         return Stats(articles=n_articles, passages=n_chunks)
 
     # ---- questions --------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """The ``top_k`` best passages for ``question`` (the hybrid search answers start from)."""
-        return retrieve(self.store, question, top_k, filters).hits
+        return self.store.reading(lambda: retrieve(self.store, question, top_k, filters)).hits
 
     def standalone(self, question: str, history: list[dict] | None = None) -> str:
         """``question`` rewritten to stand alone, given earlier chat ``history`` (answer/followup.py)."""
@@ -187,7 +190,7 @@ class Assistant:
         cfg = self.config
         standalone = self.standalone(question, history)
         k = top_k or (cfg.llm_top_k if cfg.answerer != "extractive" else None)
-        retrieved = retrieve(self.store, standalone, k, filters, expand_parts=True)
+        retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True))
         events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)
 

@@ -81,21 +81,36 @@ class Registry:
             if name not in have:
                 self._db.execute(f"ALTER TABLE articles ADD COLUMN {name} {definition}")
         self._db.commit()
+        self._known, self._foreign = self.generation, False
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write, which bumps the generation (noting whether another process wrote since
+        this one last looked: see `changed_elsewhere`)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
-                self._db.execute("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation'")
+                gen = int(self._db.execute("SELECT v FROM meta WHERE k = 'generation'").fetchone()[0])
+                self._db.execute("UPDATE meta SET v = ? WHERE k = 'generation'", (str(gen + 1),))
                 self._db.commit()
             except BaseException:
                 self._db.rollback()
                 raise
+            self._foreign |= gen != self._known
+            self._known = gen + 1
+
+    def changed_elsewhere(self) -> bool:
+        """Has another process (or another `Registry` on this file) written since `mark_synced`?"""
+        return self._foreign or self.generation != self._known
+
+    def mark_synced(self) -> None:
+        """What is in memory now follows the registry as it is."""
+        with self._lock:
+            self._known, self._foreign = self.generation, False
 
     def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
         with self._lock:

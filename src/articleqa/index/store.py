@@ -4,13 +4,23 @@ Write order keeps a crash harmless: new vectors are upserted first (ids carry th
 hash, so they never overwrite live ones), then the registry commits the article in one
 transaction, then the old vectors go. Anything a crash leaves in Chroma that the registry
 doesn't list is an orphan that `reconcile` deletes; retrieval ignores orphans anyway.
+
+Several processes may share one data dir (``articleqa serve`` while the CLI ingests):
+writers take the data dir's lock file in turn (`writing`), and every process notices the
+others' writes through the registry's generation (`refresh`) and reopens what it holds in
+memory.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
 import numpy as np
+from filelock import FileLock
 
 from ..config import Config
 from ..types import Article, Chunk
@@ -20,6 +30,13 @@ from .keywords import KeywordIndex
 from .registry import Registry
 from .vectors import VectorIndex, date_int
 
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The vector store could not be read even after reopening it (what went wrong inside
+    Chroma is logged, not shown)."""
+
 
 class Store:
     def __init__(self, cfg: Config, embedder: Embedder | None = None):
@@ -27,6 +44,54 @@ class Store:
         self.registry = Registry(cfg.registry_path)
         self.keywords = KeywordIndex(self.registry)
         self._embedder = embedder
+        # Reentrant, and per thread: a server's writer threads take turns like processes do.
+        self._write_lock = FileLock(str(cfg.data_dir / "write.lock"))
+        self._refresh_lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the data dir's write lock (waiting for another writer, in this process or
+        another, to finish), with what this process holds brought up to date first."""
+        with self._write_lock:
+            self.refresh()
+            yield
+
+    def reading(self, what):
+        """``what()`` against the current store: reopened first if another process wrote, and
+        once more if Chroma still fails (a write that landed mid-read)."""
+        self.refresh()
+        try:
+            return what()
+        except Exception as first:
+            from chromadb.errors import ChromaError
+
+            if not isinstance(first, ChromaError):
+                raise
+            log.warning("vector store read failed (%s); reopening it", first)
+            with self._refresh_lock:
+                self.vectors.reopen()
+                self.registry.mark_synced()
+            try:
+                return what()
+            except ChromaError as e:
+                log.error("vector store read failed again: %s", e)
+                raise StoreUnavailable(
+                    f"the article store in {self.cfg.data_dir} could not be read; try again in a moment"
+                ) from None
+
+    def refresh(self) -> bool:
+        """Bring the in-memory parts up to date when another process has written (a cheap
+        check of the registry's generation); True when something was reopened. The keyword
+        index follows the generation by itself."""
+        if not self.registry.changed_elsewhere():
+            return False
+        with self._refresh_lock:
+            if not self.registry.changed_elsewhere():
+                return False
+            if "vectors" in self.__dict__:
+                self.vectors.reopen()
+            self.registry.mark_synced()
+            return True
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -44,6 +109,10 @@ class Store:
     def put_many(self, batch: list[tuple[Article, list[Chunk], np.ndarray]]) -> None:
         """Store (or replace) several embedded articles with one vector write and one
         registry transaction (Chroma pays ~8 fsyncs per call whatever its size)."""
+        with self.writing():
+            self._put_many(batch)
+
+    def _put_many(self, batch: list[tuple[Article, list[Chunk], np.ndarray]]) -> None:
         old_ids: list[str] = []
         for article, _, _ in batch:
             old = self.registry.article_by_key(article.key) or self.registry.article(article.id)
@@ -66,18 +135,20 @@ class Store:
 
     def remove(self, article_id: str) -> bool:
         """Delete an article from the registry, the keyword index and the vectors."""
-        ids = self.registry.chunk_ids_of(article_id)
-        if not self.registry.delete(article_id):
-            return False
-        self.vectors.delete_ids(ids)
-        self.regroup()
-        return True
+        with self.writing():
+            ids = self.registry.chunk_ids_of(article_id)
+            if not self.registry.delete(article_id):
+                return False
+            self.vectors.delete_ids(ids)
+            self.regroup()
+            return True
 
     def reconcile(self) -> int:
         """Delete vectors whose chunk the registry doesn't hold; returns how many."""
-        orphans = sorted(self.vectors.ids() - self.registry.chunk_ids())
-        self.vectors.delete_ids(orphans)
-        return len(orphans)
+        with self.writing():
+            orphans = sorted(self.vectors.ids() - self.registry.chunk_ids())
+            self.vectors.delete_ids(orphans)
+            return len(orphans)
 
     def article_meta(self, article_ids: list[str]) -> dict[str, dict]:
         """Title/source/date/url of the given articles (no text), for building hits."""
@@ -118,4 +189,6 @@ class Store:
 
     def regroup(self) -> None:
         """Recompute story groups (connected duplicates) for every article."""
-        self.registry.set_groups(dedup.components(self.registry.article_ids(), self.registry.duplicate_edges()))
+        with self.writing():
+            groups = dedup.components(self.registry.article_ids(), self.registry.duplicate_edges())
+            self.registry.set_groups(groups)

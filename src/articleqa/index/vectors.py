@@ -19,26 +19,52 @@ class StoreMismatch(Exception):
 
 class VectorIndex:
     def __init__(self, cfg: Config, embed_model: str, dim: int):
+        self.cfg, self.embed_model, self.dim = cfg, embed_model, dim
+        self._open()
+
+    def _open(self) -> None:
         import chromadb
 
+        cfg = self.cfg
         settings = chromadb.Settings(anonymized_telemetry=False)
         if cfg.chroma_host:
             self.client = chromadb.HttpClient(host=cfg.chroma_host, port=cfg.chroma_port, settings=settings)
         else:
             cfg.chroma_path.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(path=str(cfg.chroma_path), settings=settings)
-        self.col = self.client.get_or_create_collection(
+        col = self.client.get_or_create_collection(
             cfg.collection,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embed_model": embed_model, "dim": dim},
+            metadata={"embed_model": self.embed_model, "dim": self.dim},
         )
-        built_by = (self.col.metadata or {}).get("embed_model")
-        if built_by and built_by != embed_model:
+        built_by = (col.metadata or {}).get("embed_model")
+        if built_by and built_by != self.embed_model:
             raise StoreMismatch(
                 f"collection '{cfg.collection}' was built with embeddings from '{built_by}', "
-                f"not '{embed_model}': use another --data-dir/collection or the same model"
+                f"not '{self.embed_model}': use another --data-dir/collection or the same model"
             )
+        self.col = col
+
+    def reopen(self) -> None:
+        """Read the collection afresh after another process wrote to it.
+
+        An embedded Chroma keeps the collection's index in this process's memory and doesn't
+        see another process's writes: queries then fail ("Error finding id") until the
+        client is dropped. A Chroma server serves every process the same state.
+        """
+        if self.cfg.chroma_host:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        old = self.client
+        ident = getattr(old, "_identifier", None)
+        old.close()
+        # Other clients of this process on the same path would keep the stale system alive.
+        stale = SharedSystemClient._identifier_to_system.pop(ident, None) if ident else None
+        if stale is not None:
+            stale.stop()
+        self._open()
 
     def count(self) -> int:
         return self.col.count()

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..index.store import Store
 from ..types import Article, Chunk
 from .chunking import chunk_article
-from .readers import content_hash, is_url, read_paths
+from .readers import ReadResult, content_hash, is_url, read_paths
 
 # How many chunks to embed in one go: amortises batching across small articles
 # without holding a large backlog in memory.
@@ -57,8 +57,18 @@ def ingest(
     a given folder whose file is gone are removed.
     """
     t0 = time.perf_counter()
+    read = read_paths(paths, store.cfg.max_file_mb)  # reading needs no lock: done before taking it
+    with store.writing():  # one writer at a time, across processes
+        report = _store_all(store, paths, read, articles, sync, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _store_all(
+    store: Store, paths: list[str | Path], read: ReadResult, articles: list[Article] | None, sync: bool,
+    progress: Progress | None,
+) -> IngestReport:
     report = IngestReport()
-    read = read_paths(paths, store.cfg.max_file_mb)
     report.warnings += read.warnings
     report.errors += [str(e) for e in read.errors]
     todo = [_identified(a) for a in articles or []] + read.articles
@@ -88,7 +98,6 @@ def ingest(
         store.regroup()
         store.keywords.refresh()
     report.chunks = batch.n_chunks
-    report.seconds = time.perf_counter() - t0
     return report
 
 
