@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -320,3 +321,78 @@ def test_sync_removes_jsonl_records_that_are_gone_whatever_their_key(fresh_qa, t
     other.write_text("{not json\n")  # unreadable now: its article is kept
     report = fresh_qa.ingest([d], sync=True)
     assert report.removed == [] and not report.ok and [a["id"] for a in fresh_qa.articles()] == ["keep"]
+
+
+FILLER = [
+    "About Wire: Wire is an independent news agency serving publishers in more than 40 countries since 1998. Our reporters and editors follow the stories that matter to readers, from city halls to trading floors, and our photographers cover every major event.",
+    "Subscribe to the Wire newsletter for the morning briefing, delivered every weekday at 6 a.m. to your inbox. Follow us on social media for live updates, podcasts and video explainers, and download the Wire app for breaking news alerts on your phone.",
+    "Copyright Wire. All rights reserved. This material may not be published, broadcast, rewritten or redistributed in any form without prior written permission. Wire is not responsible for the content of external sites linked from this page.",
+    "Corrections: Wire is committed to accuracy. If you spot an error in this story, write to our standards desk, which reviews every request within one business day and publishes corrections at the foot of the article concerned.",
+    "Editor's note: this article is part of our continuing coverage. Readers can find earlier reports in the archive section of our website, searchable by date, topic and region, with summaries written by the desk editors.",
+    "Advertising: Wire offers sponsored content and display advertising across its network of partner sites. For rates and audience data, contact the sales team, which answers enquiries from agencies and brands within two working days.",
+    "Privacy: we use cookies to measure readership and to personalise the stories you see. You can change your settings at any time in the privacy centre, and we never sell personal data to third parties.",
+    "Jobs at Wire: we are hiring reporters, data journalists and video producers in several bureaus. Internships for students open every spring, with mentoring from senior correspondents and a paid stipend.",
+]  # fmt: skip
+EARNINGS = (
+    "{c} shares jump after record quarter\n"
+    "Shares of {c} rose {p}% to ${x} on Tuesday after the company reported quarterly revenue of ${r} billion, "
+    "beating analyst forecasts. Chief executive {n} said demand in {reg} remained strong and the company would "
+    "raise its full-year guidance. {c} employs about {e} people and is based in {city}, where it opened a new "
+    "research centre in {y}."
+)
+COMPANIES = [
+    ("Acme", "Ana Lopez", "Columbus"), ("Globex", "Ben Okafor", "Austin"), ("Initech", "Chen Wei", "Osaka"),
+    ("Umbrella", "Dara Singh", "Lyon"), ("Hooli", "Eva Novak", "Pune"), ("Vandelay", "Femi Adeyemi", "Leeds"),
+    ("Starkwood", "Gita Rao", "Turin"), ("Wayneford", "Hugo Blanc", "Quebec"), ("Tyrell", "Ines Costa", "Perth"),
+    ("Cyberdyne", "Jon Berg", "Malmo"),
+]  # fmt: skip
+
+
+def templated_wire_copy() -> list:
+    """22 different stories from one outlet, all ending in the same eight filler paragraphs:
+    the first paragraph of each SQuAD page, and one earnings template told of ten companies."""
+    from articleqa import Article
+
+    footer = "\n" + "\n".join(FILLER)
+    pages = json.loads(SQUAD.read_text())["data"]
+    arts = [Article(id=f"page-{i}", title=d["title"], source="Wire", text=f"{d['title']}\n{d['paragraphs'][0]['context']}{footer}")
+            for i, d in enumerate(pages)]  # fmt: skip
+    for i, (c, n, city) in enumerate(COMPANIES):
+        text = EARNINGS.format(c=c, p=2 + i, x=40 + 3 * i, r=3 + i, n=n, reg=COMPANIES[(i + 3) % 10][2], e=1000 * (i + 1),
+                               city=city, y=2001 + i)  # fmt: skip
+        arts.append(Article(id=f"earn-{i}", title=f"{c} shares jump after record quarter", source="Wire", text=text + footer))
+    return arts
+
+
+def test_different_stories_sharing_boilerplate_are_not_one_story(fresh_qa):
+    """Bug: different stories sharing templated copy and filler were grouped (by chaining, too),
+    and answers then listed "Wire [1], Wire [2], ... and Wire [10]" as other outlets. Before the
+    fix 21 of these 22 stories formed one group."""
+    fresh_qa.ingest([SAMPLES], articles=templated_wire_copy())
+    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    assert groups[VOV_ID] is not None and groups[VOV_ID] == groups[TALKS_ID]  # the real rewrite still groups
+    wire = {k: g for k, g in groups.items() if k.startswith(("page-", "earn-"))}
+    assert len(wire) == 22 and set(wire.values()) == {None}, {k: g for k, g in wire.items() if g}
+    ans = fresh_qa.ask("How much quarterly revenue did Hooli report?")
+    assert "$7 billion" in ans.text and "Reported" not in ans.text and "Wire [" not in ans.text
+
+
+def test_groups_do_not_grow_by_chaining():
+    from articleqa.index.dedup import stories
+
+    chain = stories(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")])
+    assert len({g for g in chain.values() if g}) >= 2 or None in chain.values()
+    assert not (chain["a"] and chain["a"] == chain["c"])  # a≈b and b≈c don't make a≈c
+    triangle = stories(["a", "b", "c"], [("a", "b"), ("b", "c"), ("a", "c")])
+    assert set(triangle.values()) == {"a"}
+
+
+def test_another_copy_from_the_same_outlet_is_not_another_outlet(fresh_qa, tmp_path):
+    vov = (SAMPLES / f"{VOV_ID}.txt").read_text()
+    (tmp_path / "vov-updated.txt").write_text(vov.replace("Typhoon Yagi", "Typhoon Yagi (Storm No. 3)"))
+    fresh_qa.ingest([SAMPLES, tmp_path / "vov-updated.txt"])
+    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    assert groups["vov-updated"] == groups[VOV_ID] is not None
+    ans = fresh_qa.ask("Which storm did Japan express sympathy about?")
+    assert ans.text.count("VOV [") <= 1, ans.text
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", ans.text)} == {c.n for c in ans.citations}

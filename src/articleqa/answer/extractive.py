@@ -78,23 +78,23 @@ class ExtractiveAnswerer:
 
     def _outlets_note(self, best: Scored, citations: list[Citation], retrieved: Retrieved) -> str:
         """"Reported by VOV [1] and Nikkei [3]." when copies of the story in other outlets state
-        the best sentence's fact (their sentences are cited too, appended to ``citations``)."""
-        same_fact = [next(c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id)]
+        the best sentence's fact (their sentences are cited too, appended to ``citations``).
+        Each outlet is named once: another copy from the same outlet is not another outlet."""
+        first = next(c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id)
+        outlets: dict[str, tuple[str, list[Citation]]] = {_outlet_key(best.hit): (_outlet(best.hit), [first])}
         for h, (a, b) in corroborate(best, retrieved.candidates(), self.store.keywords.idf):
+            key = _outlet_key(h)
+            if key in outlets:
+                continue
             c = next((c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None)
             if c is None:
                 c = cite(len(citations) + 1, h, a, b)
                 citations.append(c)
-            same_fact.append(c)
-        if len({c.article_id for c in same_fact}) == 1:
+            outlets[key] = (_outlet(h), [c])
+        if len(outlets) == 1:
             return ""
-        pool = {x.chunk.id: x for x in retrieved.candidates()}
-        outlets: dict[str, tuple[str, list[Citation]]] = {}
-        for c in same_fact:
-            h = pool.get(c.chunk_id)
-            outlets.setdefault(c.article_id, (_outlet(h) if h else c.article_id, []))[1].append(c)
         refs = [f"{name} {''.join(f'[{c.n}]' for c in cs)}" for name, cs in outlets.values()]
-        differ = len({frozenset(_figures(c.text)) for c in same_fact}) > 1
+        differ = len({frozenset(_figures(c.text)) for _, cs in outlets.values() for c in cs}) > 1
         verb = "Reported, with different details, by" if differ else "Reported by"
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
 
@@ -130,6 +130,11 @@ def _outlet(h: Hit) -> str:
         return h.source
     t = h.title or h.chunk.article_id
     return f"“{t[:60].rstrip()}…”" if len(t) > 60 else f"“{t}”"
+
+
+def _outlet_key(h: Hit) -> str:
+    """Copies with the same outlet are one outlet; without one, each article stands alone."""
+    return "source:" + h.source.strip().lower() if h.source.strip() else "article:" + h.chunk.article_id
 
 
 def _figures(text: str) -> set[str]:

@@ -11,18 +11,42 @@ Only a new article's NEAREST_CHECKED closest stored articles (by article vector)
 chunk check, so the work per article stays bounded when a story has hundreds of copies.
 On the synthetic 100k-chunk benchmark corpus (~65 copies per story) checking every
 candidate took 690-763 s of ingestion; checking the nearest 10/20/40 took ~120/128/143 s and
-grouped 97.3/98.5/99.3% as many articles (docs/performance.md). Groups are connected
-components, so a copy still joins its story through the nearest copies it links to.
+grouped 97.3/98.5/99.3% as many articles (docs/performance.md). A copy joins its story when
+it links to more than half of the members it could have checked (`stories`), so a story
+with many copies forms one group while a chain of different stories doesn't.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+from ..text import sentence_spans, words
 
 ARTICLE_COS = 0.8
 CHUNK_COS = 0.7
 ALIGNED_SHARE = 0.6
 NEAREST_CHECKED = 20
+# Two articles are one story only if this share of the names and numbers of the one with
+# fewer (over sentences that aren't boilerplate: found word for word in COMMON_MIN or more
+# of the articles compared) is in the other too; checked when both have MIN_NAMES or more.
+# Measured: the rewritten sample pair 0.59; 40 different stories (SQuAD paragraphs) sharing
+# four filler paragraphs at most 0.53 (two paragraphs of one Wikipedia page), 0.33 across
+# pages; a templated earnings story told of 10 companies at most 0.20. On the corpus of
+# tests/test_collections.py (12 pages and 10 templated stories sharing eight filler
+# paragraphs, beside the sample pair) 21 of the 22 formed one group before; none do now.
+NAME_SHARE = 0.55
+MIN_NAMES = 4
+COMMON_MIN = 3
+# An article or group joins a group when it links to more than half of its members, counted
+# up to this many: each article checks its NEAREST_CHECKED nearest, so with 42 copies in two
+# runs (tests/test_collections.py) a copy links to ~10-20 of the others; counting up to 20
+# split that story in two, 10 keeps it whole.
+JOIN_COUNTED = 10
+# Mean article vectors this close are the same text, lightly edited at most (light edits
+# 0.96+, the rewritten sample pair 0.91, different stories sharing filler below that).
+SAME_TEXT_COS = 0.95
 
 
 def article_vector(chunk_vecs: np.ndarray) -> np.ndarray:
@@ -62,6 +86,11 @@ class ArticleVectors:
                     self._mat = np.concatenate([self._mat, np.zeros_like(self._mat)])
             self._mat[i] = v
 
+    def mean(self, ids: list[str]) -> np.ndarray:
+        """The mean of the given articles' vectors (those known)."""
+        rows = [self._row[i] for i in ids if i in self._row]
+        return self._mat[rows].mean(0) if rows else np.zeros(self._mat.shape[1], np.float32)
+
     def nearest(self, ids: list[str], vecs: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each (id, unit vector): up to ``k`` other articles with cosine >= ARTICLE_COS, closest first."""
         sims = vecs @ self._mat[: len(self._ids)].T
@@ -73,21 +102,132 @@ class ArticleVectors:
         return out
 
 
-def components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str | None]:
-    """Group id for every article: the smallest id of its duplicate component, None if alone."""
-    parent = {i: i for i in ids}
+def same_story(a: str, a_vecs: np.ndarray, others: dict[str, np.ndarray], texts: StoryTexts) -> dict[str, bool]:
+    """Which of ``others`` (article id → chunk vectors: the candidates article ``a``'s vector
+    found) tell the same story as ``a``: ``alignment`` ≥ ALIGNED_SHARE, and the names and
+    numbers of their own sentences overlap (`shared_names`), which templated copy and
+    stories that share boilerplate lack."""
+    pool = [texts.get(o) for o in (a, *others)]
+    mine = texts.get(a)
+    out = {}
+    for o, v in others.items():
+        share = shared_names(mine, texts.get(o), pool)
+        out[o] = alignment(a_vecs, v) >= ALIGNED_SHARE and (share is None or share >= NAME_SHARE)
+    return out
 
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
+Sentences = list[tuple[str, frozenset[str]]]  # (normalised sentence, its names and numbers)
+
+
+class StoryTexts:
+    """Each article's sentences with their names and numbers, read from the registry once."""
+
+    def __init__(self, text_of):
+        self._text_of = text_of  # article id → text ("" when gone)
+        self._cache: dict[str, Sentences] = {}
+
+    def get(self, article_id: str) -> Sentences:
+        got = self._cache.get(article_id)
+        if got is None:
+            text = self._text_of(article_id)
+            got = self._cache[article_id] = [
+                (" ".join(words(text[x:y])), frozenset(_names(text[x:y]))) for x, y in sentence_spans(text)
+            ]
+        return got
+
+
+def _names(sentence: str) -> set[str]:
+    """Capitalised words after the first, and numbers: what two tellings of a story share."""
+    toks = re.findall(r"[\w’'.,-]+", sentence)
+    out = set()
+    for i, t in enumerate(toks):
+        t = re.sub(r"(?:[’']s)?[.,]*$", "", t)
+        if t[:1].isdigit():
+            out.add(t.replace(",", ""))
+        elif i > 0 and t[:1].isupper():
+            out.add(t.lower())
+    return out
+
+
+def shared_names(a: Sentences, b: Sentences, pool: list[Sentences]) -> float | None:
+    """The share of the names and numbers of the article with fewer that the other has too,
+    over their own sentences: a sentence found word for word in COMMON_MIN or more articles
+    of ``pool`` is boilerplate (a footer, a disclaimer) and doesn't count, unless it is all
+    an article has. None when neither has MIN_NAMES; 0 when only one has."""
+    seen: dict[str, int] = {}
+    for sents in pool:
+        for s in {s for s, _ in sents}:
+            seen[s] = seen.get(s, 0) + 1
+
+    def own(sents: Sentences) -> set[str]:
+        mine = [n for s, n in sents if seen.get(s, 0) < COMMON_MIN] or [n for _, n in sents]
+        return set().union(*mine) if mine else set()
+
+    na, nb = own(a), own(b)
+    if max(len(na), len(nb)) < MIN_NAMES:
+        return None  # too few to tell either way
+    if min(len(na), len(nb)) < MIN_NAMES:
+        return 0.0  # one names people and places, the other hardly any: not one story
+    return len(na & nb) / min(len(na), len(nb))
+
+
+def stories(
+    ids: list[str], edges: list[tuple[str, str]], vectors: ArticleVectors | None = None
+) -> dict[str, str | None]:
+    """Group id for every article (the smallest id of its group), None if alone.
+
+    Groups don't grow by chaining: an article (or a group, when two meet) joins a group only
+    when it links, on average per member, to more than half of that group's members (counted
+    up to JOIN_COUNTED), so A≈B and B≈C don't make A, B and C one story unless A≈C too. Two
+    linked groups whose mean article vectors are nearly the same text (≥ SAME_TEXT_COS) join
+    too: each article checks only its nearest, so copies ingested in two runs link sparsely.
+    """
+    links: dict[str, set[str]] = {i: set() for i in ids}
     for a, b in edges:
-        if a in parent and b in parent:
-            ra, rb = find(a), find(b)
-            parent[max(ra, rb)] = min(ra, rb)
-    sizes: dict[str, int] = {}
-    for i in ids:
-        sizes[find(i)] = sizes.get(find(i), 0) + 1
-    return {i: (find(i) if sizes[find(i)] > 1 else None) for i in ids}
+        if a in links and b in links and a != b:
+            links[a].add(b)
+            links[b].add(a)
+    group = {i: i for i in ids}  # article → group key
+    members = {i: [i] for i in ids}
+
+    def joins(g: str, h: str, n: int, ends: set[str]) -> bool:
+        small, large = sorted((len(members[g]), len(members[h])))
+        if n / small > min(large, JOIN_COUNTED) / 2:
+            return True
+        # Sparse links but the same text: copies, if the links don't all hang on one or two
+        # articles of either group (a hub between different stories).
+        spread = all(len(ends & set(members[x])) >= min(3, len(members[x])) for x in (g, h))
+        return spread and vectors is not None and _centroid_cos(vectors, members[g], members[h]) >= SAME_TEXT_COS
+
+    while True:
+        cross: dict[tuple[str, str], int] = {}
+        ends: dict[tuple[str, str], set[str]] = {}
+        for a in ids:
+            for b in links[a]:
+                if group[a] < group[b]:
+                    key = (group[a], group[b])
+                    cross[key] = cross.get(key, 0) + 1
+                    ends.setdefault(key, set()).update((a, b))
+        joinable = sorted((-n, g, h) for (g, h), n in cross.items() if joins(g, h, n, ends[g, h]))
+        if not joinable:
+            break
+        joined: set[str] = set()
+        for _, g, h in joinable:
+            if g in joined or h in joined:
+                continue  # sizes changed: judged again in the next round
+            joined |= {g, h}
+            keep, gone = (g, h) if len(members[g]) >= len(members[h]) else (h, g)
+            for i in members.pop(gone):
+                group[i] = keep
+                members[keep].append(i)
+    out: dict[str, str | None] = {}
+    for ms in members.values():
+        gid = min(ms) if len(ms) > 1 else None
+        for i in ms:
+            out[i] = gid
+    return out
+
+
+def _centroid_cos(vectors: ArticleVectors, a: list[str], b: list[str]) -> float:
+    ca, cb = vectors.mean(a), vectors.mean(b)
+    return float(ca @ cb / max(float(np.linalg.norm(ca) * np.linalg.norm(cb)), 1e-12))

@@ -161,34 +161,45 @@ class Store:
         mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.embedder.dim)
         return dedup.ArticleVectors(ids, mat)
 
+    def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
+        """Each article's chunk vectors (in chunk order), read back from the vector index."""
+        chunk_ids = self.registry.chunk_ids_of_many(article_ids)
+        vecs = self.vectors.vectors([c for a in article_ids for c in chunk_ids.get(a, [])])
+        out = {}
+        for a in article_ids:
+            got = [vecs[c] for c in chunk_ids.get(a, []) if c in vecs]
+            if got:
+                out[a] = np.stack(got)
+        return out
+
+    def story_texts(self) -> dedup.StoryTexts:
+        """Articles' sentences and names for the duplicate check (pass it across batches)."""
+        return dedup.StoryTexts(lambda aid: (a.text if (a := self.registry.article(aid)) else ""))
+
     def find_duplicates(
-        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors
+        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors, texts: dedup.StoryTexts | None = None
     ) -> dict[str, list[tuple[str, float]]]:
         """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles
         that are copies of the same story. ``known`` holds the stored article vectors
         (``article_vectors()``, kept across an ingest run); the batch's own are added to it."""
+        texts = texts or self.story_texts()
         ids = [a for a, _ in batch]
         unit = np.stack([dedup.article_vector(v) for _, v in batch]).astype(np.float32)
         known.upsert(ids, unit)
         candidates = known.nearest(ids, unit, dedup.NEAREST_CHECKED)
         chunks = dict(batch)
         # One registry query and one vector read for every candidate of the batch.
-        others = sorted({o for cs in candidates for o, _ in cs} - chunks.keys())
-        chunk_ids = self.registry.chunk_ids_of_many(others)
-        vecs = self.vectors.vectors([c for o in others for c in chunk_ids.get(o, [])])
-        for o in others:
-            got = [vecs[c] for c in chunk_ids.get(o, []) if c in vecs]
-            if got:
-                chunks[o] = np.stack(got)
+        chunks.update(self.chunk_vectors(sorted({o for cs in candidates for o, _ in cs} - chunks.keys())))
         out: dict[str, list[tuple[str, float]]] = {a: [] for a in ids}
         for a, cands in zip(ids, candidates, strict=True):
-            for other, cos in cands:
-                if other in chunks and dedup.alignment(chunks[a], chunks[other]) >= dedup.ALIGNED_SHARE:
-                    out[a].append((other, cos))
+            others = {o: chunks[o] for o, _ in cands if o in chunks}
+            same = dedup.same_story(a, chunks[a], others, texts)
+            out[a] = [(o, cos) for o, cos in cands if same.get(o)]
         return out
 
     def regroup(self) -> None:
-        """Recompute story groups (connected duplicates) for every article."""
+        """Recompute story groups (`dedup.stories`) for every article."""
         with self.writing():
-            groups = dedup.components(self.registry.article_ids(), self.registry.duplicate_edges())
+            edges = self.registry.duplicate_edges()
+            groups = dedup.stories(self.registry.article_ids(), edges, self.article_vectors() if edges else None)
             self.registry.set_groups(groups)

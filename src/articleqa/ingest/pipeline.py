@@ -87,6 +87,7 @@ def _store_all(
         if progress:
             progress(done, len(todo), batch.n_chunks)
     batch.flush()
+    batch.link_duplicates()
     if moved:
         store.registry.set_origins(moved)
     if progress:
@@ -137,7 +138,7 @@ class _Batch:
         self.store, self.report = store, report
         self.pending: list[tuple[Article, list[Chunk], bool]] = []
         self.n_chunks = 0
-        self.known = None  # the stored article vectors: read once, at the first flush
+        self.stored: list[tuple[str, int]] = []  # (article id, chunks) stored by this run
 
     def add(self, art: Article, chunks: list[Chunk], existed: bool) -> None:
         self.pending.append((art, chunks, existed))
@@ -156,11 +157,27 @@ class _Batch:
             i += len(cs)
             (self.report.updated if existed else self.report.added).append(art.id)
         store.put_many(batch)
-        if self.known is None:
-            self.known = store.article_vectors()
-        store.registry.set_duplicates(store.find_duplicates([(a.id, v) for a, _, v in batch], self.known))
+        self.stored += [(a.id, len(cs)) for a, cs, _ in batch]
         self.n_chunks += len(flat)
         self.pending.clear()
+
+    def link_duplicates(self) -> None:
+        """Find each stored article's copies once the whole run is stored, so every article is
+        judged against all the others (boilerplate shows as such only among many of them),
+        reading the run's vectors back a backlog at a time."""
+        if not self.stored:
+            return
+        store = self.store
+        known, texts = store.article_vectors(), store.story_texts()
+        part: list[str] = []
+        n = 0
+        for i, (aid, n_chunks) in enumerate(self.stored):
+            part.append(aid)
+            n += n_chunks
+            if n >= _EMBED_BACKLOG or i == len(self.stored) - 1:
+                vecs = store.chunk_vectors(part)
+                store.registry.set_duplicates(store.find_duplicates([(a, vecs[a]) for a in part if a in vecs], known, texts))
+                part, n = [], 0
 
 
 def _remove_gone(
