@@ -93,3 +93,27 @@ def test_batch_continues_past_bad_files(tmp_path):
     (tmp_path / "empty.txt").write_text("")
     res = read_paths([tmp_path])
     assert len(res.articles) == 1 and len(res.errors) == 1
+
+
+def test_folder_names_the_files_it_skips(tmp_path):
+    (tmp_path / "ok.txt").write_text("A fine article.\nWith text.")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "README").write_text("no extension")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00")  # hidden: skipped silently
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]")
+    res = read_paths([tmp_path])
+    assert len(res.articles) == 1 and not res.errors
+    assert res.warnings == [
+        f"{tmp_path / 'notes.pdf'}: skipped, '.pdf' files can't be ingested (use .txt .md .html .jsonl)",
+        f"{tmp_path / 'sub' / 'README'}: skipped, files without an extension can't be ingested"
+        " (use .txt .md .html .jsonl)",
+    ]
+
+
+def test_malformed_json_message_says_at_once(tmp_path):
+    p = tmp_path / "feed.jsonl"
+    p.write_text(json.dumps({"text": "A story."}) + '\n"unterminated\n', encoding="utf-8")
+    _, warns = read_file(p)
+    assert warns == [f"{p}:2: malformed JSON (Unterminated string starting at column 1); line skipped"]

@@ -63,7 +63,10 @@ def client(server):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(
+            f"browser tests need Chromium at {CHROMIUM}: install Debian's package, as root, with "
+            "`apt-get install -y chromium` (never a downloaded browser)"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:

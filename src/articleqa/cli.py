@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import time
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +20,7 @@ from rich.table import Table
 
 from .assistant import Assistant
 from .config import Config
+from .ingest.pipeline import IngestReport
 from .offline import keep_offline
 from .resources import sample_articles
 from .types import Answer, Filters
@@ -32,13 +37,13 @@ err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", "-d", help="Data directory [env ARTICLEQA_DATA_DIR; default ./.articleqa]"),
+    typer.Option("--data-dir", "-d", help="Data directory (env ARTICLEQA_DATA_DIR; default ./.articleqa)"),
 ]
 ChromaHost = Annotated[str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")]
 ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
 AnswererOpt = Annotated[
     str | None,
-    typer.Option("--answerer", help="extractive | openai | local [env ARTICLEQA_ANSWERER; default extractive]"),
+    typer.Option("--answerer", help="extractive | openai | local (env ARTICLEQA_ANSWERER; default extractive)"),
 ]
 LlmModel = Annotated[str | None, typer.Option("--llm-model", help="Model name for --answerer openai")]
 LlmBaseUrl = Annotated[
@@ -62,9 +67,57 @@ def _config(data_dir: Path | None = None, **extra: object) -> Config:
         raise typer.Exit(2) from e
 
 
+def _fail(message: str) -> NoReturn:
+    """A usage error: one line on stderr, exit code 2."""
+    err.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(2)
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(option: str, value: str | None) -> str:
+    """``value`` if it is a real date written YYYY-MM-DD (or empty: no bound), else a usage error."""
+    if not value:
+        return ""
+    try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} '{value}' is not a valid date; use YYYY-MM-DD, e.g. 2024-12-05")
+    return value
+
+
 def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters | None:
-    f = Filters(sources=source or [], since=since or "", until=until or "")
+    since, until = _day("--since", since), _day("--until", until)
+    if since and until and since > until:
+        _fail(f"--since {since} is after --until {until}: no date is in that range")
+    f = Filters(sources=source or [], since=since, until=until)
     return None if f.empty else f
+
+
+class _ProgressLines:
+    """Ingestion progress as plain lines, for a stderr that is not a terminal (a log, CI):
+    at most one line every ``every`` seconds while it runs, then a final line."""
+
+    def __init__(self, out: Console, every: float = 2.0, clock: Callable[[], float] = time.monotonic):
+        self.out, self.every, self.clock = out, every, clock
+        self.last = clock()
+        self.done = self.total = self.chunks = 0
+
+    def __call__(self, done: int, total: int, chunks: int) -> None:
+        self.done, self.total, self.chunks = done, total, chunks
+        now = self.clock()
+        if done < total and now - self.last >= self.every:
+            self.last = now
+            self._line()
+
+    def finish(self) -> None:
+        self._line()
+
+    def _line(self) -> None:
+        self.out.print(f"ingested {self.done}/{self.total} articles, {self.chunks} chunks", highlight=False)
 
 
 @app.command()
@@ -72,25 +125,19 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files (.txt .md .html .jsonl), folders or http(s) URLs")],
     data_dir: DataDir = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or lines, no summary")] = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
 ) -> None:
     """Ingest articles; unchanged ones are skipped. Exit code 1 if any input failed."""
     qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
-    cols = (
-        TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("articles"),
-        TextColumn("{task.fields[chunks]} chunks"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-    )  # fmt: skip
-    with Progress(*cols, console=err, disable=quiet, transient=False) as bar:
-        task = bar.add_task("ingest", total=None, chunks=0, rate="")
-
-        def on_progress(done: int, total: int, chunks: int) -> None:
-            el = bar.tasks[0].elapsed or 1e-9
-            bar.update(task, completed=done, total=total, chunks=chunks,
-                       rate=f"{done / el:.1f} art/s, {chunks / el:.1f} chunks/s")  # fmt: skip
-
-        report = qa.ingest(paths, sync=sync, progress=on_progress)
+    if quiet or not err.is_terminal:  # a log gets plain lines (or nothing), a terminal the bar
+        lines = None if quiet else _ProgressLines(err)
+        report = qa.ingest(paths, sync=sync, progress=lines)
+        if lines:
+            lines.finish()
+    else:
+        report = _ingest_with_bar(qa, paths, sync)
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
     for e in report.errors:
@@ -98,6 +145,22 @@ def ingest(
     if not quiet:
         console.print(report.summary())
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _ingest_with_bar(qa: Assistant, paths: list[str], sync: bool) -> IngestReport:
+    cols = (
+        TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("articles"),
+        TextColumn("{task.fields[chunks]} chunks"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*cols, console=err, transient=False) as bar:
+        task = bar.add_task("ingest", total=None, chunks=0, rate="")
+
+        def on_progress(done: int, total: int, chunks: int) -> None:
+            el = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, total=total, chunks=chunks,
+                       rate=f"{done / el:.1f} art/s, {chunks / el:.1f} chunks/s")  # fmt: skip
+
+        return qa.ingest(paths, sync=sync, progress=on_progress)
 
 
 def _print_answer(ans: Answer) -> None:
@@ -131,10 +194,13 @@ def ask(
     llm_gguf: LlmGguf = None,
 ) -> None:
     """Answer one question from the ingested articles, with numbered sources."""
+    if not question.strip():
+        _fail("the question is empty")
+    filters = _filters(source, since, until)
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
     qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm))
     _require_articles(qa)
-    ans = qa.ask(question, top_k=top_k, filters=_filters(source, since, until))
+    ans = qa.ask(question, top_k=top_k, filters=filters)
     if as_json:
         sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -145,6 +211,10 @@ def _require_articles(qa: Assistant) -> None:
     if qa.stats().articles == 0:
         err.print(f"[red]No articles in {qa.config.data_dir}.[/] Run `articleqa ingest PATH` first.")
         raise typer.Exit(2)
+
+
+SAMPLE_QUESTION = "On what terms did Man want Japan's new-generation ODA to be provided?"
+SAMPLE_ARTICLE = "vietnam-japan-parliamentary-agreement-vov"  # the sample article it is about
 
 
 @app.command()
@@ -169,7 +239,8 @@ def chat(
     console.print(
         f"[bold]articleqa[/] — {stats.articles} articles, {stats.passages} passages. Ask a question (empty line to quit)."
     )
-    console.print('[dim]e.g. "On what terms did Man want Japan\'s new-generation ODA to be provided?"[/]')
+    if sample or qa.article(SAMPLE_ARTICLE) is not None:  # the example is about a sample article
+        console.print(f'[dim]e.g. "{escape(SAMPLE_QUESTION)}"[/]')
     while True:
         try:
             q = console.input("[bold cyan]? [/]").strip()
@@ -206,9 +277,13 @@ def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids (s
            data_dir: DataDir = None) -> None:  # fmt: skip
     """Remove articles from every index."""
     qa = Assistant(_config(data_dir))
-    missing = [a for a in article_ids if not qa.remove(a)]
-    for a in missing:
-        err.print(f"[red]no article with id '{escape(a)}'[/]")
+    missing = 0
+    for a in article_ids:
+        if qa.remove(a):
+            console.print(f"removed {escape(a)}", soft_wrap=True, highlight=False)
+        else:
+            missing += 1
+            err.print(f"[red]no article with id '{escape(a)}'[/]")
     raise typer.Exit(1 if missing else 0)
 
 

@@ -49,11 +49,19 @@ def is_url(p: str | Path) -> bool:
     return isinstance(p, str) and p.lower().startswith(("http://", "https://"))
 
 
-def expand_paths(paths: list[str | Path]) -> Iterator[Path]:
-    """Files named directly, and every supported file under a named folder (sorted)."""
+def expand_paths(paths: list[str | Path], skipped: list[str] | None = None) -> Iterator[Path]:
+    """Files named directly, and every supported file under a named folder (sorted).
+
+    Each other file under a folder gets a warning in ``skipped`` (hidden ones, under a name
+    starting with '.', are skipped silently)."""
     for p in (Path(x) for x in paths if not is_url(x)):
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED)
+            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+                if f.suffix.lower() in SUPPORTED:
+                    yield f
+                elif skipped is not None and not any(n.startswith(".") for n in f.relative_to(p).parts):
+                    kind = f"'{f.suffix}' files" if f.suffix else "files without an extension"
+                    skipped.append(f"{f}: skipped, {kind} can't be ingested (use .txt .md .html .jsonl)")
         else:
             yield p
 
@@ -66,7 +74,7 @@ def read_paths(paths: list[str | Path], max_file_mb: float = 20.0) -> ReadResult
             out.articles.append(fetch_url(str(url), max_file_mb))
         except ReadError as e:
             out.errors.append(e)
-    for path in expand_paths(paths):
+    for path in expand_paths(paths, skipped=out.warnings):
         try:
             arts, warns = read_file(path, max_file_mb)
         except ReadError as e:
@@ -207,7 +215,9 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            warnings.append(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno}); line skipped")
+            # json's own messages can end in "at" ("Unterminated string starting at"): one "at".
+            msg = e.msg.removesuffix(" at")
+            warnings.append(f"{path}:{lineno}: malformed JSON ({msg} at column {e.colno}); line skipped")
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
             warnings.append(f"{path}:{lineno}: needs a non-empty string field 'text'; line skipped")
