@@ -324,3 +324,280 @@ def test_withdrawn_drafts_and_failures_are_shown_as_such():
     kind, turn = list(chat.stream_turn(_Broken(), "Q?"))[-1]
     html = render.conversation_html([turn])
     assert kind == "error" and "bubble error" in html and "LLM server &lt;unreachable&gt;" in html
+
+
+# ---- issue 13: deletion, long questions, empty picks, plots, login ----------------------------
+def test_browser_deleted_upload_is_not_served(page, server, tmp_path):
+    """Gradio's copy of an upload is gone once ingested: after the article is deleted, the file
+    URL Gradio gave for it is not served, and our own copy in data_dir/uploads is gone too."""
+    import httpx
+
+    qa = server[1]
+    doc = tmp_path / "kestrel bay.txt"
+    doc.write_text(
+        "Kestrel Bay harbour reopens\nThe harbour of Kestrel Bay reopened on Tuesday after "
+        "repairs to the sea wall, the port authority said.\n\nKestrel Courier\n",
+        encoding="utf-8",
+    )
+    page.get_by_role("tab", name="Library").click()
+    page.set_input_files("#aq-upload input[type=file]", [str(doc)])
+    link = page.locator("#aq-upload a[href*='file=']").first
+    link.wait_for()
+    url = link.evaluate("a => a.href")
+    assert httpx.get(url).status_code == 200  # what anyone with the link could fetch until now
+    page.click("#aq-ingest")
+    page.wait_for_selector("#aq-ingest-result .notice.ok")
+    assert (library.uploads_dir(qa) / "kestrel bay.txt").is_file()  # ours stays while the article does
+
+    page.get_by_label("Read or delete an article").click()
+    page.keyboard.type("Kestrel")
+    page.locator("[role=option]", has_text="Kestrel").click()
+    page.wait_for_selector("#aq-viewer .aq-article")
+    page.click("#aq-delete")
+    page.wait_for_selector("text=from every index.")
+    assert not [a for a in qa.articles() if a["title"].startswith("Kestrel")]
+    assert not (library.uploads_dir(qa) / "kestrel bay.txt").exists()
+    assert httpx.get(url).status_code != 200
+
+
+def test_upload_report_counts_every_failure_and_keeps_no_rejected_copies(fresh_qa, tmp_path):
+    good = tmp_path / "harbour.txt"
+    good.write_text("Harbour news\nThe harbour reopened on Tuesday after repairs.\n", encoding="utf-8")
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    blank = tmp_path / "blank?page.html"  # stored as blank_page.html; messages use the user's name
+    blank.write_text("<html><body><script>x()</script></body></html>", encoding="utf-8")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("this is not json\n", encoding="utf-8")
+    report, errors = library.ingest_uploads(fresh_qa, [str(p) for p in (good, pdf, blank, broken)])
+    assert len(report.added) == 1 and len(errors) == 3
+    assert "3 failed" in report.summary()
+    assert any(e.startswith("notes.pdf: ") for e in errors)
+    assert any(e.startswith("blank?page.html: ") for e in errors)
+    assert any(e.startswith("broken.jsonl: ") for e in errors)
+    up = library.uploads_dir(fresh_qa)
+    assert not any(str(up.resolve()) in m or str(up) in m for m in errors + report.warnings)
+    assert sorted(p.name for p in up.iterdir()) == ["harbour.txt"]  # rejected copies removed
+
+    # A new version that can't be ingested leaves the stored article with the file it came from.
+    newer = tmp_path / "v2" / "harbour.txt"
+    newer.parent.mkdir()
+    newer.write_text("  \n\n ", encoding="utf-8")
+    report, errors = library.ingest_uploads(fresh_qa, [str(newer)])
+    assert errors and errors[0].startswith("harbour.txt: ") and "1 failed" in report.summary()
+    assert (up / "harbour.txt").read_text(encoding="utf-8") == good.read_text(encoding="utf-8")
+    assert sorted(p.name for p in up.iterdir()) == ["harbour.txt"]
+
+
+def test_temp_uploads_are_discarded_only_inside_gradios_folder(tmp_path):
+    from gradio.utils import get_upload_folder
+
+    mine = tmp_path / "keep.txt"
+    mine.write_text("mine")
+    folder = Path(get_upload_folder()) / f"articleqa-test-{time.time_ns()}"
+    folder.mkdir(parents=True)
+    theirs = folder / "upload.txt"
+    theirs.write_text("gradio's copy")
+    library.discard_temp_uploads([str(mine), str(theirs)])
+    assert mine.exists() and not theirs.exists() and not folder.exists()
+
+
+def test_gradio_sweeps_its_cache(server):
+    from articleqa.ui.app import DELETE_CACHE, build_app
+
+    assert build_app(server[1]).delete_cache == DELETE_CACHE
+
+
+def test_long_questions_are_cut_at_a_word_boundary_and_said_so():
+    q = ("harbour " * 700).strip()  # 5,599 characters
+    short, clipped = chat.clip_question(q)
+    assert clipped and len(short) <= chat.MAX_QUESTION_CHARS
+    assert short.split()[-1] == "harbour" and q.startswith(short)
+    assert chat.clip_question("  short question  ") == ("short question", False)
+    blob, clipped = chat.clip_question("x" * 5000)  # no boundary at all: a plain cut
+    assert clipped and blob == "x" * chat.MAX_QUESTION_CHARS
+
+    turn = {**chat.new_turn(short), "clipped": len(q), "status": "done"}
+    convo = render.conversation_html([turn])
+    assert f"only the first {len(short):,} were used" in convo and f"{len(q):,} characters" in convo
+    sources = render.sources_html([turn], lambda _: None)
+    header = sources.split('class="turn-q"', 1)[1].split("</span>", 1)[0]
+    shown = header.split(">", 1)[1]
+    assert len(shown) <= render.HEADER_CHARS + 1 and shown.endswith("…")
+    assert f'title="{short}"' in header  # the whole question on hover
+
+    evil = {**chat.new_turn("<b>x</b> " * 60), "status": "done"}
+    html = render.sources_html([evil], lambda _: None)
+    assert "<b>" not in html and 'title="&lt;b&gt;x&lt;/b&gt;' in html
+
+
+def test_browser_long_question_is_shortened_with_a_notice(page):
+    q = ("Which storm did Japan express sympathy about " * 120).strip()  # ~5,400 characters
+    ask(page, q)  # a fresh page: no New chat click, whose cancel could race the question
+    note = page.inner_text(".aq-convo .turn:last-child .clipped")
+    assert f"{len(q):,} characters" in note and "were used" in note
+    asked = page.inner_text(".aq-convo .turn:last-child .msg.user .bubble")
+    assert len(asked) <= chat.MAX_QUESTION_CHARS and q.startswith(asked) and q[len(asked)] == " "
+    header = page.locator("#aq-sources .turn-src .turn-q").first
+    assert len(header.inner_text()) <= render.HEADER_CHARS + 1
+    assert header.get_attribute("title") == asked
+    page.wait_for_selector(f"text=the limit is {chat.MAX_QUESTION_CHARS:,}")  # and so does a toast
+    page.screenshot(path=str(ARTIFACTS / "ui-long-question.png"))
+
+
+def test_browser_delete_with_nothing_picked_says_so(page):
+    page.get_by_role("tab", name="Library").click()
+    page.click("#aq-delete")
+    page.wait_for_selector("text=Pick an article to delete first.", timeout=5_000)
+    assert page.alerts == []
+
+
+def test_browser_evaluation_plots_are_readable(page):
+    page.get_by_role("tab", name="Evaluation").click()
+    page.get_by_label("Questions (sampled)").fill("2")
+    page.get_by_role("button", name="Run evaluation").click()
+    page.wait_for_selector("text=Done. Full report", timeout=120_000)
+    page.wait_for_selector("#aq-plots img")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#aq-plots img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    sizes = page.eval_on_selector_all(
+        "#aq-plots img",
+        "imgs => imgs.map(i => { const r = i.getBoundingClientRect();"
+        " return [r.width, r.height, i.naturalWidth, i.naturalHeight]; })",
+    )
+    page.screenshot(path=str(ARTIFACTS / "ui-evaluation-plots.png"), full_page=True)
+    assert sizes
+    for w, h, nw, nh in sizes:
+        # Shown at (nearly) the PNG's own size or larger: its labels are as legible as in the file.
+        scale = min(w / nw, h / nh)
+        assert scale >= 0.9 and w >= 600, (w, h, nw, nh)
+
+
+@pytest.fixture(scope="module")
+def auth_server(server):
+    """The app with a login, as `articleqa serve --auth-file` runs it (no sample ingest again)."""
+    demo = ui.launch(
+        server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True
+    )
+    yield demo.local_url
+    demo.close()
+
+
+def test_api_docs_are_hidden_behind_the_login(auth_server):
+    import httpx
+    from gradio_client import Client
+
+    for path in ("openapi.json", "docs", "redoc"):
+        assert httpx.get(auth_server + path).status_code == 404, path
+    assert httpx.get(auth_server + "gradio_api/openapi.json").status_code == 401
+    assert httpx.get(auth_server + "gradio_api/info").status_code == 401
+    res = Client(auth_server, auth=("ann", "s3:cret"), verbose=False).predict(ODA_Q, api_name="/chat")
+    assert not res["abstained"] and res["citations"]
+
+
+def test_failed_logins_back_off(auth_server):
+    import httpx
+
+    login = auth_server + "login"
+    with httpx.Client(timeout=60) as c:
+        t0 = time.perf_counter()
+        codes = [
+            c.post(login, data={"username": "ann", "password": f"guess{i}"}).status_code for i in range(5)
+        ]
+        elapsed = time.perf_counter() - t0
+    assert codes == [400] * 5
+    assert elapsed >= 2.5, f"5 wrong passwords took {elapsed:.2f}s"  # 0, 0, 0, then 1 s and 2 s
+
+    # The next failure locks this address for 4 s: meanwhile even the right password is refused
+    # unchecked; once the lock is over it signs in (and the count starts afresh).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(httpx.post, login, data={"username": "ann", "password": "guess5"}, timeout=60)
+        time.sleep(0.5)
+        early = httpx.post(login, data={"username": "ann", "password": "s3:cret"})
+        assert slow.result().status_code == 400
+    assert early.status_code == 429 and int(early.headers["retry-after"]) >= 1
+    ok = httpx.post(login, data={"username": "ann", "password": "s3:cret"})
+    assert ok.status_code == 200 and ok.json() == {"success": True}
+    t0 = time.perf_counter()
+    assert httpx.post(login, data={"username": "ann", "password": "typo"}).status_code == 400
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_login_throttle_is_per_address_and_40_guesses_take_minutes():
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from articleqa.ui.security import Backoff, LoginThrottle
+
+    assert sum(Backoff().delay(n) for n in range(1, 41)) > 10 * 60  # was 0.67 s for 40
+
+    async def login(request):
+        form = await request.form()
+        ok = form.get("password") == "right"
+        return JSONResponse(
+            {"success": True} if ok else {"detail": "Incorrect credentials."}, 200 if ok else 400
+        )
+
+    backoff = Backoff(free=2, base=0.01, cap=0.05)
+    app = LoginThrottle(Starlette(routes=[Route("/login", login, methods=["POST"])]), backoff)
+
+    async def attempts(addr: str, passwords: list[str]) -> tuple[list[int], float]:
+        transport = httpx.ASGITransport(app=app, client=(addr, 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            t0 = time.perf_counter()
+            codes = [(await c.post("/login", data={"password": p})).status_code for p in passwords]
+            return codes, time.perf_counter() - t0
+
+    async def scenario():
+        codes, took = await attempts("10.0.0.1", ["wrong"] * 40)
+        assert codes == [400] * 40
+        assert took >= sum(backoff.delay(n) for n in range(1, 41)) * 0.9
+        other, quick = await attempts("10.0.0.2", ["wrong", "right"])  # someone else is not slowed
+        assert other == [400, 200] and quick < 0.05
+        burst = await asyncio.gather(*(attempts("10.0.0.1", ["wrong"]) for _ in range(10)))
+        assert sorted(c for (cs, _) in burst for c in cs).count(400) == 1  # one checked, 9 refused
+        await asyncio.sleep(backoff.cap)
+        assert (await attempts("10.0.0.1", ["right"]))[0] == [200]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop (Playwright's may be running)
+        pool.submit(asyncio.run, scenario()).result()
+
+
+def test_serve_takes_auth_from_env_or_a_file_and_warns_about_the_command_line(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import articleqa.cli as cli
+    import articleqa.ui.app as ui_app
+
+    seen = []
+    monkeypatch.setattr(ui_app, "launch", lambda qa, **kw: seen.append(kw["auth"]))
+    monkeypatch.setattr(cli, "Assistant", lambda cfg: None)
+    monkeypatch.delenv("ARTICLEQA_AUTH", raising=False)
+    run = CliRunner().invoke
+    data = ["--data-dir", str(tmp_path / "data")]
+
+    res = run(cli.app, ["serve", *data, "--auth", "ann:s3cret"])
+    assert res.exit_code == 0 and seen[-1] == ("ann", "s3cret")
+    assert "visible to other users" in res.stderr and "--auth-file" in res.stderr
+
+    res = run(cli.app, ["serve", *data], env={"ARTICLEQA_AUTH": "ann:s3cret"})
+    assert res.exit_code == 0 and seen[-1] == ("ann", "s3cret") and "visible" not in res.stderr
+
+    secret = tmp_path / "auth"
+    secret.write_text("# who may sign in\nann:s3:cret\n", encoding="utf-8")
+    secret.chmod(0o600)
+    res = run(cli.app, ["serve", *data, "--auth-file", str(secret)])
+    assert res.exit_code == 0 and seen[-1] == ("ann", "s3:cret") and res.stderr == ""
+    secret.chmod(0o644)
+    res = run(cli.app, ["serve", *data, "--auth-file", str(secret)])
+    assert res.exit_code == 0 and "can be read by other users" in res.stderr
+
+    for bad in (["--auth-file", str(tmp_path / "missing")], ["--auth-file", str(secret), "--auth", "a:b"]):
+        res = run(cli.app, ["serve", *data, *bad])
+        assert res.exit_code == 2 and "--auth-file" in res.output
+    assert len(seen) == 4

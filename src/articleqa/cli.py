@@ -319,6 +319,7 @@ def evaluate(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[
         str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface)")
     ] = "127.0.0.1",
@@ -329,7 +330,15 @@ def serve(
     auth: Annotated[
         str | None,
         typer.Option(
-            "--auth", envvar="ARTICLEQA_AUTH", show_default=False, help="USER:PASSWORD; turns on login"
+            "--auth", envvar="ARTICLEQA_AUTH", show_default=False,
+            help="USER:PASSWORD; turns on login. Prefer env ARTICLEQA_AUTH or --auth-file: "
+            "a password on the command line shows in ps",
+        ),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file", show_default=False, help="A file holding USER:PASSWORD (its first non-# line); turns on login"
         ),
     ] = None,
     sample: Annotated[
@@ -344,11 +353,26 @@ def serve(
 ) -> None:
     """Open the web UI: chat with highlighted sources, the article library and evaluation."""
     from .ui.app import launch, parse_auth
+    from .ui.security import CMDLINE_AUTH_WARNING, auth_file_warning, read_auth_file
 
+    hint = "--auth"
+    if auth_file is not None:
+        if auth is not None:
+            raise typer.BadParameter("give either --auth (or ARTICLEQA_AUTH) or --auth-file", param_hint="--auth-file")
+        hint = "--auth-file"
+        try:
+            auth = read_auth_file(auth_file)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint=hint) from e
     try:
         creds = parse_auth(auth)
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--auth") from e
+        raise typer.BadParameter(str(e), param_hint=hint) from e
+    if auth_file is not None and (warning := auth_file_warning(auth_file)):
+        err.print(escape(warning))
+    source = ctx.get_parameter_source("auth")  # typer's own click: compare by name
+    if creds and getattr(source, "name", "") == "COMMANDLINE":
+        err.print(escape(CMDLINE_AUTH_WARNING))
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
     cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm)
     launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)

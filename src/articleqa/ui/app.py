@@ -19,6 +19,7 @@ from ..config import Config
 from ..offline import keep_offline
 from ..resources import sample_articles
 from . import chat, evaluate, library, render
+from .security import Backoff, LoginThrottle
 from .style import CSS, HEAD, theme
 
 EXAMPLES = [
@@ -31,6 +32,9 @@ EXAMPLES = [
 # backend waits on the network: allow several at once, and queue enough for a busy team.
 CONCURRENCY = 8
 QUEUE_SIZE = 128
+# Gradio's own temporary files (uploads not yet ingested, evaluation plots): swept every hour
+# once a day old, and all of them when the server stops. Ingested uploads go at once.
+DELETE_CACHE = (3600, 86400)
 
 
 class _Views:
@@ -65,7 +69,7 @@ def build_app(
 ) -> gr.Blocks:
     """The whole UI over ``assistant``; its look comes with `launch_options` (Gradio 6 sets it at launch)."""
     views = _Views(assistant)
-    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         head = gr.HTML(views.header(), js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
@@ -147,16 +151,24 @@ def _wire_chat(assistant: Assistant, views: _Views, ui: _ChatUI) -> None:
     turns = gr.State([])
 
     def respond(question: str, state: list[dict], k: float, only: list[str] | None, frm: str, to: str):
-        question = (question or "").strip()[: chat.MAX_QUESTION_CHARS]
+        asked = (question or "").strip()
+        question, clipped = chat.clip_question(asked)
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        if clipped:
+            gr.Warning(
+                f"Your question was {len(asked):,} characters long; only the first {len(question):,} "
+                f"were used (the limit is {chat.MAX_QUESTION_CHARS:,})."
+            )
         filters, warnings = chat.make_filters(only, frm, to)
         for w in warnings:
             gr.Warning(w)
         history = chat.history_of(state)
         state = [*state, chat.new_turn(question)]
         for kind, turn in chat.stream_turn(assistant, question, history, int(k), filters):
+            if clipped:
+                turn["clipped"] = len(asked)
             state[-1] = turn
             src = gr.skip() if kind == "token" else render.sources_html(state, assistant.article)
             yield "", render.conversation_html(state), src, state
@@ -223,7 +235,11 @@ def _library_tab(
     write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write", "api_visibility": "private"}
     ingest_btn.click(handlers.ingest, [files, pick], [ingest_out, files, *refreshed], **write)
     confirm = "(id) => (id && confirm('Delete this article from the library and every index?')) ? id : null"
-    delete_btn.click(handlers.delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write)
+    # First say when nothing is picked; then confirm() and delete (a cancel reaches it as None).
+    quick: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+    delete_btn.click(handlers.need_pick, [pick], [delete_out], **quick).then(
+        handlers.delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write
+    )
     pick.change(
         lambda aid: render.article_html(assistant.article(aid) if aid else None),
         [pick], [viewer], api_visibility="private", show_progress="hidden",
@@ -254,16 +270,23 @@ class _LibraryHandlers:
         def tick(done: int, total: int, chunks: int) -> None:
             progress((done, total), desc=f"{done}/{total} articles, {chunks} passages embedded")
 
-        report, errors = library.ingest_uploads(self.qa, paths, tick)
+        try:
+            report, errors = library.ingest_uploads(self.qa, paths, tick)
+        finally:  # Gradio would go on serving its copies; ours in data_dir/uploads is kept
+            library.discard_temp_uploads(paths)
         if report is None:
-            box = render.notice("error", ["Nothing was ingested.", *errors])
+            box = render.notice("error", [f"Nothing was ingested: {len(errors)} failed.", *errors])
         else:
             kind = "ok" if not errors else "warn" if report.added or report.updated else "error"
             box = render.notice(kind, [report.summary(), *errors, *report.warnings])
         return box, None, *self.refresh(picked)
 
+    @staticmethod
+    def need_pick(article_id: str | None):
+        return render.notice("info", ["Pick an article to delete first."]) if not article_id else ""
+
     def delete(self, article_id: str | None):
-        if not article_id:  # nothing picked, or the confirm() was cancelled
+        if not article_id:  # nothing picked (need_pick said so), or the confirm() was cancelled
             return (gr.skip(),) * 6
         art = self.qa.article(article_id)
         if art is None or not library.delete_article(self.qa, art.id):
@@ -289,9 +312,9 @@ def _evaluation_tab(assistant: Assistant) -> None:
         with gr.Column(scale=2):
             metrics = gr.HTML(js_on_load=None)
         with gr.Column(scale=3):
-            plots = gr.Gallery(
-                show_label=False, columns=2, height=380, object_fit="contain", elem_id="aq-plots"
-            )
+            # The plots at their own size, one under another (a gallery's square thumbnails
+            # shrank them to half, past reading): `evaluate.plots_html`.
+            plots = gr.HTML(elem_id="aq-plots", js_on_load=None)
     worst = gr.HTML(js_on_load=None)
     report_files = gr.File(label="Report files", file_count="multiple", interactive=False)
 
@@ -333,8 +356,19 @@ def exposure_warning(host: str, auth: object) -> str | None:
         return None
     return (
         f"warning: serving on {host} without --auth: anyone who can reach this machine can read, "
-        "add and delete your articles. Use --auth USER:PASSWORD (or ARTICLEQA_AUTH)."
+        "add and delete your articles. Turn on login with ARTICLEQA_AUTH=USER:PASSWORD or --auth-file PATH."
     )
+
+
+def server_options(creds: tuple[str, str] | None, backoff: Backoff | None = None) -> dict[str, Any]:
+    """The FastAPI app's settings: with a login, failed sign-ins back off (`LoginThrottle`)
+    and FastAPI's own schema is off. (Gradio keeps ``/docs`` and ``/redoc`` off already;
+    its API page and ``/gradio_api/openapi.json`` ask for the login.)"""
+    if not creds:
+        return {}
+    from starlette.middleware import Middleware
+
+    return {"openapi_url": None, "middleware": [Middleware(LoginThrottle, backoff=backoff or Backoff())]}
 
 
 def launch(
@@ -348,8 +382,13 @@ def launch(
     sample_dir: Path | None = None,
     block: bool = True,
     quiet: bool = False,
+    login_backoff: Backoff | None = None,
 ) -> gr.Blocks:
-    """Serve the UI (ingesting the sample articles, or ``sample_dir``, first unless ``sample=False``)."""
+    """Serve the UI (ingesting the sample articles, or ``sample_dir``, first unless ``sample=False``).
+
+    With ``auth``, failed sign-ins from one address back off exponentially (``login_backoff``,
+    by default `Backoff()`: 3 free, then 1, 2, 4 … 30 s) and FastAPI's ``/openapi.json`` is off.
+    """
     keep_offline()
     if assistant is None:
         assistant = Assistant(data_dir=data_dir) if data_dir else Assistant()
@@ -367,6 +406,6 @@ def launch(
     demo.launch(
         server_name=host, server_port=port, auth=creds, prevent_thread_lock=not block, quiet=quiet,
         auth_message="articleqa: sign in to ask your articles" if creds else None,
-        **launch_options(assistant.config),
+        app_kwargs=server_options(creds, login_backoff), **launch_options(assistant.config),
     )  # fmt: skip
     return demo

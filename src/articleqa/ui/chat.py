@@ -20,6 +20,19 @@ MAX_QUESTION_CHARS = 2000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def clip_question(question: str, limit: int = MAX_QUESTION_CHARS) -> tuple[str, bool]:
+    """``question`` stripped and cut to at most ``limit`` characters at a word boundary;
+    the flag says whether it was cut."""
+    question = (question or "").strip()
+    if len(question) <= limit:
+        return question, False
+    head = question[: limit + 1]
+    cut = max(head.rfind(c) for c in (" ", "\n", "\t"))
+    # A word boundary in the last quarter; a single 2,000-character "word" is cut where it must be.
+    clipped = head[:cut] if cut >= limit * 3 // 4 else question[:limit]
+    return clipped.rstrip(), True
+
+
 def history_of(turns: list[dict]) -> list[dict[str, str]]:
     """Finished turns as chat messages: [{"role": "user"|"assistant", "content": ...}]."""
     msgs: list[dict[str, str]] = []
@@ -119,9 +132,8 @@ def stream_turn(
 
 def api_answer(assistant: Assistant, question: str, history: Any = None) -> dict[str, Any]:
     """The ``/chat`` endpoint's result: `Answer.to_dict()` plus ``standalone_question``."""
-    question = (question or "").strip()
+    question, _ = clip_question(question)
     if not question:
         raise ValueError("the question is empty")
-    question = question[:MAX_QUESTION_CHARS]
     ans = assistant.ask(question, history=clean_history(history) or None)
     return {**ans.to_dict(), "standalone_question": ans.standalone_question}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -105,20 +106,37 @@ def plot_paths(report_dir: Path) -> list[str]:
     return [str(p) for p in sorted(report_dir.glob("*.png"))]
 
 
+def plots_html(paths: list[str]) -> str:
+    """The plots at their own size (narrower only when the page is), one under another.
+
+    Inlined as data: URLs (each PNG is a few dozen KB): nothing more lands in Gradio's file
+    cache, and a thumbnail grid doesn't shrink their axis labels out of legibility.
+    """
+    figs = []
+    for p in map(Path, paths):
+        name = esc(p.stem.replace("_", " "))
+        data = base64.b64encode(p.read_bytes()).decode("ascii")
+        figs.append(
+            f'<figure class="aq-plot"><img src="data:image/png;base64,{data}" alt="{name}">'
+            f"<figcaption>{name}</figcaption></figure>"
+        )
+    return f'<div class="aq-plots">{"".join(figs)}</div>' if figs else ""
+
+
 def run_tab(assistant: Assistant, label: str, n: float | None, baseline: bool) -> Iterator[tuple]:
     """The tab's outputs as the run goes: (status, metrics, plots, worst, report files)."""
     limit = int(n) if n else None
-    yield notice("info", [f"Running on {limit or 'all'} questions… this takes a while."]), "", [], "", None
+    yield notice("info", [f"Running on {limit or 'all'} questions… this takes a while."]), "", "", "", None
     try:
         report, out = run(assistant, label, limit, baseline)
     except Exception as e:  # shown in the tab; the server carries on
-        yield notice("error", ["The evaluation failed.", str(e) or type(e).__name__]), "", [], "", None
+        yield notice("error", ["The evaluation failed.", str(e) or type(e).__name__]), "", "", "", None
         return
     tmp = Path(tempfile.mkdtemp(prefix="articleqa-report-"))  # Gradio serves files from the temp dir
     for p in [*out.glob("*.png"), *(out / f for f in ("report.md", "report.json", "results.jsonl"))]:
         if p.is_file():
             shutil.copy(p, tmp / p.name)
-    plots = [(str(tmp / Path(p).name), Path(p).stem.replace("_", " ")) for p in plot_paths(out)]
+    plots = plots_html(plot_paths(out))
     worst_ = "<h3>Worst-scored questions</h3>" + worst_html(read_rows(out))
     done = notice("ok", [f"Done. Full report: {out / 'report.md'}"])
     yield done, metrics_html(report), plots, worst_, sorted(str(p) for p in tmp.iterdir())

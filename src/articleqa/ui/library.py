@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -50,24 +52,77 @@ def ingest_uploads(
     """Copy acceptable uploads into ``data_dir/uploads`` and ingest them.
 
     A stable copy makes the article's key its upload name, so uploading a new version of
-    a file updates that article instead of adding a duplicate.
+    a file updates that article instead of adding a duplicate. A copy that could not be
+    ingested is removed again (a rejected new version puts the previous one back). The
+    report's errors are all the failures, upload checks included, so its summary counts
+    them all; every message names the user's file, not our copy.
     """
     ok, errors = check_uploads(paths, assistant.config.max_file_mb)
     if not ok:
         return None, errors
-    dest = uploads_dir(assistant)
+    dest = uploads_dir(assistant).resolve()
     dest.mkdir(parents=True, exist_ok=True)
-    copies = []
+    names: dict[Path, str] = {}  # our copy → the name of the user's file
+    previous: dict[Path, Path] = {}  # our copy → the version it replaces, until this one is in
     for p in ok:
         target = dest / safe_name(p.name)
+        if target in names:
+            errors.append(f"{p.name}: another file in this upload has the same name; only the first was used")
+            continue
+        if target.is_file():
+            previous[target] = target.with_name(f".{target.name}.previous")
+            os.replace(target, previous[target])
         shutil.copyfile(p, target)
-        copies.append(target)
-    report = assistant.ingest(copies, progress=progress)
-    # Messages name our copy's full path; the upload's own name is what the user knows.
-    prefix = str(dest.resolve()) + "/"
-    report.errors = [e.replace(prefix, "") for e in report.errors]
-    report.warnings = [w.replace(prefix, "") for w in report.warnings]
-    return report, errors + report.errors
+        names[target] = p.name
+    try:
+        report = assistant.ingest(list(names), progress=progress)
+    except BaseException:
+        for copy in names:
+            _settle(copy, previous.get(copy), rejected=True)
+        raise
+    for copy in names:
+        _settle(copy, previous.get(copy), rejected=any(e.startswith(f"{copy}: ") for e in report.errors))
+    report.errors = errors + [_user_names(e, names, dest) for e in report.errors]
+    report.warnings = [_user_names(w, names, dest) for w in report.warnings]
+    return report, report.errors
+
+
+def _settle(copy: Path, previous: Path | None, rejected: bool) -> None:
+    """Keep an ingested copy (dropping the version it replaced); remove a rejected one."""
+    if rejected and previous is not None:
+        os.replace(previous, copy)  # the stored article keeps the file it was read from
+    elif rejected:
+        copy.unlink(missing_ok=True)
+    elif previous is not None:
+        previous.unlink(missing_ok=True)
+
+
+def _user_names(message: str, names: dict[Path, str], dest: Path) -> str:
+    """``message`` with each of our copies' paths replaced by the name of the user's file."""
+    for copy in sorted(names, key=lambda c: len(str(c)), reverse=True):
+        message = message.replace(str(copy), names[copy])
+    return message.replace(f"{dest}/", "")
+
+
+def discard_temp_uploads(paths: list[str] | None) -> None:
+    """Delete Gradio's temporary copies of uploads once we are done with them.
+
+    Gradio serves every file in its upload folder to anyone who has the URL, for as long
+    as the file is there (restarts included). Our own copy in ``data_dir/uploads`` is the
+    one that stays, and only until its article is deleted. Paths outside Gradio's upload
+    folder are left alone.
+    """
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    for p in paths or []:
+        f = Path(p).resolve()
+        if root not in f.parents or not f.is_file():
+            continue
+        f.unlink(missing_ok=True)
+        if f.parent != root:
+            with contextlib.suppress(OSError):
+                f.parent.rmdir()  # the upload's own folder, when nothing else is in it
 
 
 def delete_article(assistant: Assistant, article_id: str) -> bool:

@@ -16,6 +16,7 @@ from ..types import CITATION_MARKER, Article
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
 FULL_TEXT_CHARS = 40_000  # inline "full article" is windowed around the passage beyond this
+HEADER_CHARS = 200  # of a question shown in its sources header (all of it is in the tooltip)
 
 ArticleLookup = Callable[[str], Article | None]
 
@@ -27,6 +28,15 @@ def esc(text: Any) -> str:
 def safe_url(url: str) -> str:
     """Only http(s) links: a ``javascript:`` URL in article metadata must not become a link."""
     return url if re.match(r"^https?://", url or "", re.IGNORECASE) else ""
+
+
+def shorten(text: str, limit: int = HEADER_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters at a word boundary, with an ellipsis."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    return (text[:cut] if cut >= limit * 3 // 4 else text[:limit]).rstrip(" ,;:.") + "…"
 
 
 def meta_line(source: str, published_at: str, extra: str = "") -> str:
@@ -77,7 +87,13 @@ def _turn_html(i: int, t: dict) -> str:
         if sq and sq.strip() != t["q"].strip()
         else ""
     )
-    head = f'<div class="turn"><div class="msg user"><div class="bubble">{esc(t["q"])}</div></div>'
+    head = f'<div class="turn"><div class="msg user"><div class="bubble">{esc(t["q"])}</div>'
+    if t.get("clipped"):
+        head += (
+            f'<div class="clipped">Your question was {t["clipped"]:,} characters long; only the first '
+            f"{len(t['q']):,} were used.</div>"
+        )
+    head += "</div>"
     head += f'<div class="msg bot">{searched}'
     status, text = t.get("status", "done"), t.get("text", "")
     if status == "error":
@@ -217,7 +233,9 @@ def _turn_sources(i: int, t: dict, article: ArticleLookup, latest: bool) -> str:
                 + "".join(hit_item(h) for h in rest)
                 + "</ul></details>"
             )
-    title = f'<span class="turn-q">{esc(t["q"])}</span>'
+    q = t["q"]
+    full = f' title="{esc(q)}"' if shorten(q) != q else ""
+    title = f'<span class="turn-q"{full}>{esc(shorten(q))}</span>'
     return f'<details class="turn-src"{" open" if latest else ""}><summary>{title}</summary>{inner}</details>'
 
 

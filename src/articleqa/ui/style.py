@@ -59,6 +59,8 @@ CSS = """
                           max-width: 88%; }
 .aq-convo details.draft > summary { cursor: pointer; }
 .aq-convo details.draft > div { white-space: pre-wrap; font-style: italic; padding: 4px 0 0 12px; }
+.aq-convo .clipped { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 3px 4px 0 0; max-width: 88%;
+                     text-align: right; }
 .aq-convo .meta { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 4px 0 0 4px; }
 .aq-welcome { max-width: 560px; margin: 70px auto; text-align: center; color: var(--body-text-color-subdued); }
 .aq-welcome h3 { color: var(--body-text-color); font-size: 20px; margin-bottom: 6px; }
@@ -147,6 +149,10 @@ details.hit[open] .hit-text { -webkit-line-clamp: unset; display: block; }
 .aq-article .fulltext { max-height: 480px; }
 .notice { border-radius: 10px; padding: 10px 14px; font-size: 14px; border: 1px solid; }
 .notice ul { margin: 6px 0 0 18px; }
+.aq-plots figure { margin: 0 0 16px; }
+.aq-plots img { display: block; max-width: 100%; height: auto; background: white; border-radius: 8px;
+                border: 1px solid var(--border-color-primary); }
+.aq-plots figcaption { font-size: 12px; color: var(--body-text-color-subdued); margin: 4px 2px 0; }
 .notice.ok { background: #f0fdf4; border-color: #86efac; color: #14532d; }
 .notice.warn { background: #fffbeb; border-color: #fcd34d; color: #78350f; }
 .notice.error { background: #fef2f2; border-color: #fca5a5; color: #7f1d1d; }
