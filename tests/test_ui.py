@@ -601,3 +601,19 @@ def test_serve_takes_auth_from_env_or_a_file_and_warns_about_the_command_line(mo
         res = run(cli.app, ["serve", *data, *bad])
         assert res.exit_code == 2 and "--auth-file" in res.output
     assert len(seen) == 4
+
+
+def test_deleting_the_articles_of_a_jsonl_upload_removes_its_copy_with_the_last(fresh_qa, tmp_path):
+    """A .jsonl upload holds several articles: its copy in uploads/ stays while any of them
+    is stored, and goes with the last (their keys don't name the file; their origin does)."""
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        '{"id": "f1", "text": "The harbour reopened on Tuesday after repairs."}\n'
+        '{"id": "f2", "text": "The ferry to Dunmore resumed on Friday."}\n',
+        encoding="utf-8",
+    )
+    report, errors = library.ingest_uploads(fresh_qa, [str(feed)])
+    assert errors == [] and sorted(report.added) == ["f1", "f2"]
+    copy = library.uploads_dir(fresh_qa) / "feed.jsonl"
+    assert library.delete_article(fresh_qa, "f1") and copy.exists()
+    assert library.delete_article(fresh_qa, "f2") and not copy.exists()

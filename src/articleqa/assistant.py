@@ -105,7 +105,8 @@ class Assistant:
         return self.store.remove(article_id)
 
     def articles(self) -> list[dict]:
-        """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars."""
+        """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars,
+        origin (the file or URL it was read from)."""
         self.store.refresh()
         return self.store.registry.article_stats()
 

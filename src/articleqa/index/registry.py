@@ -133,10 +133,10 @@ class Registry:
         """One row per article for listings: metadata, chunk count, group."""
         rows = self._query(
             "SELECT a.id, a.title, a.source, a.published_at, a.url, a.key, a.group_id, "
-            "COUNT(c.id), LENGTH(a.text) FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
+            "COUNT(c.id), LENGTH(a.text), a.origin FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
             "GROUP BY a.id ORDER BY a.id"
         )
-        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars")
+        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars", "origin")
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def article_meta(self, ids: Iterable[str]) -> dict[str, dict]:

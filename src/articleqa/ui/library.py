@@ -126,12 +126,15 @@ def discard_temp_uploads(paths: list[str] | None) -> None:
 
 
 def delete_article(assistant: Assistant, article_id: str) -> bool:
-    """Remove an article everywhere; an uploaded copy of its file goes too."""
+    """Remove an article everywhere; the uploaded file it came from goes too once no other
+    article comes from it (a .jsonl upload holds several)."""
     art = assistant.article(article_id)
     if art is None or not assistant.remove(article_id):
         return False
-    key = Path(art.key) if art.key else None
+    src = Path(art.origin or art.key.split("#", 1)[0]) if (art.origin or art.key) else None
     up = uploads_dir(assistant).resolve()
-    if key is not None and key.is_file() and key.resolve().parent == up:
-        key.unlink(missing_ok=True)  # else it would come back on the next re-ingest
+    if src is not None and src.is_file() and src.resolve().parent == up:
+        still_used = any(r["origin"] == str(src.resolve()) for r in assistant.articles())
+        if not still_used:
+            src.unlink(missing_ok=True)  # else it would come back on the next re-ingest
     return True
