@@ -146,6 +146,18 @@ def _chat_layout(assistant: Assistant, views: _Views, examples: list[str]) -> _C
     return _ChatUI(convo, sources, msg, send, stop, clear, ex_row, ex_btns, top_k, outlet, since, until)
 
 
+# While an answer streams, Stop takes the place of Ask; the starter questions make room for
+# the conversation once it has begun (New chat brings them back).
+def _busy(question: str):
+    if not (question or "").strip():
+        return gr.skip(), gr.skip(), gr.skip()
+    return gr.update(visible=False), gr.update(visible=True), gr.update(visible=False)
+
+
+def _idle():
+    return gr.update(visible=True), gr.update(visible=False)
+
+
 def _wire_chat(assistant: Assistant, views: _Views, ui: _ChatUI) -> None:
     """Ask (Enter, the button or a starter question) streams the answer; Stop and New chat."""
     turns = gr.State([])
@@ -178,16 +190,6 @@ def _wire_chat(assistant: Assistant, views: _Views, ui: _ChatUI) -> None:
             state[-1]["status"] = "stopped"
         return render.conversation_html(state), render.sources_html(state, assistant.article), state
 
-    # While an answer streams, Stop takes the place of Ask; the starter questions make room
-    # for the conversation once it has begun (New chat brings them back).
-    def busy(question: str):
-        if not (question or "").strip():
-            return gr.skip(), gr.skip(), gr.skip()
-        return gr.update(visible=False), gr.update(visible=True), gr.update(visible=False)
-
-    def idle():
-        return gr.update(visible=True), gr.update(visible=False)
-
     private: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
     swap = {**private, "queue": False}
     ins = [turns, ui.top_k, ui.outlet, ui.since, ui.until]
@@ -196,18 +198,18 @@ def _wire_chat(assistant: Assistant, views: _Views, ui: _ChatUI) -> None:
     triggers = [(ui.msg.submit, ui.msg), (ui.send.click, ui.msg), *((b.click, b) for b in ui.ex_btns)]
     events = []
     for trigger, question in triggers:
-        answering = trigger(busy, [question], [*buttons, ui.ex_row], **swap).then(
+        answering = trigger(_busy, [question], [*buttons, ui.ex_row], **swap).then(
             respond, [question, *ins], outs, **private
         )
-        answering.then(idle, None, buttons, **swap)
+        answering.then(_idle, None, buttons, **swap)
         events.append(answering)
     ui.stop.click(stopped, [turns], [ui.convo, ui.sources, turns], cancels=events, **private).then(
-        idle, None, buttons, **swap
+        _idle, None, buttons, **swap
     )
     ui.clear.click(
         lambda: ([], *views.empty_chat(), gr.update(visible=True)),
         None, [turns, ui.convo, ui.sources, ui.ex_row], cancels=events, **private,
-    ).then(idle, None, buttons, **swap)  # fmt: skip
+    ).then(_idle, None, buttons, **swap)  # fmt: skip
 
 
 def _library_tab(
