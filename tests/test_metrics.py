@@ -243,3 +243,33 @@ def test_sample_without_mix_is_plain():
     picked = sample(items, 5, seed=0)
     assert len(picked) == 5 and picked == sample(items, 5, seed=0)
     assert sample(items, None) == items
+
+
+def test_auc_counts_how_often_answerable_items_outscore_unanswerable_ones():
+    assert m.auc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
+    assert m.auc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0
+    assert m.auc([0.5, 0.5], [True, False]) == 0.5  # a tie counts half
+    assert m.auc([0.7, 0.3, 0.6], [True, False, False]) == 1.0
+    assert m.auc([0.4, 0.3, 0.6], [True, False, False]) == 0.5
+    assert m.auc([0.9], [True]) is None
+
+
+@pytest.mark.parametrize(
+    ("dataset", "corpus"),
+    [("styles_sample.jsonl", ["examples/articles"]), ("styles_echo.jsonl", ["eval/datasets/echo_corpus.jsonl"])],
+)
+def test_question_style_sets_quote_their_articles(dataset, corpus):
+    """Every gold answer of the question-style sets appears in a listed article (after SQuAD
+    normalisation), and every style mixes answerable and unanswerable questions."""
+    from articleqa.ingest.readers import read_paths
+
+    root = Path(__file__).resolve().parents[1]
+    texts = {a.id: a.text for a in read_paths([root / c for c in corpus]).articles}
+    items = load_jsonl(root / "eval" / "datasets" / dataset)
+    for it in items:
+        for a in it.answers:
+            assert any(m.normalize(a) in m.normalize(texts[x]) for x in it.articles), (it.id, a)
+    styles = {it.type for it in items}
+    for s in styles - {"irrelevant"}:
+        kinds = {it.answerable for it in items if it.type == s}
+        assert kinds == {True, False}, s

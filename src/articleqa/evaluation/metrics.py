@@ -172,6 +172,18 @@ def false_abstain_rate(abstained: Sequence[bool], answerable: Sequence[bool]) ->
     return mean([ab for ab, a in zip(abstained, answerable, strict=True) if a])
 
 
+def auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """The chance that a random positive (answerable) item outscores a random negative one
+    (ties count half): how well a confidence separates them whatever the threshold. None
+    unless both kinds are present."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
 # ---- aggregation ---------------------------------------------------------------------
 def mean(values: Iterable[float | bool]) -> float | None:
     vals = [float(v) for v in values]

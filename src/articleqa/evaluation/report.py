@@ -7,7 +7,10 @@ from typing import Any, NamedTuple
 
 from .types import METRICS, Report
 
-BY_TYPE_COLS = ["n", "contains", "f1", "em", "abstained", "hit@5", "mrr@10", "citation_precision"]
+BY_TYPE_COLS = [
+    "n", "contains", "f1", "em", "abstained", "false_abstention", "abstention_recall", "auc", "hit@5", "mrr@10",
+    "citation_precision",
+]  # fmt: skip
 WORST = 10
 
 

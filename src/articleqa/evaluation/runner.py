@@ -261,6 +261,7 @@ def _sections(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> Syst
             precision=_r(m.abstain_precision(abstained, answerable)),
             recall=_r(m.abstain_recall(abstained, answerable)),
             false_rate=_r(m.false_abstain_rate(abstained, answerable)),
+            auc=_r(m.auc([r["confidence"] for r in rows], answerable)),
         ),
         retrieval=RetrievalMetrics(
             *(_r(m.mean(r is not None and r <= k for r in ranks)) for k in (1, 5, 10)),
@@ -290,6 +291,9 @@ def by_type(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> dict[s
             hit_at_5=s.retrieval.hit_at_5,
             mrr_at_10=s.retrieval.mrr_at_10,
             citation_precision=s.citations.precision,
+            false_abstention=s.abstention.false_rate,
+            abstention_recall=s.abstention.recall,
+            auc=s.abstention.auc,
         )
     return out
 

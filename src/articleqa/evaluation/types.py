@@ -34,6 +34,7 @@ class AbstentionMetrics:
     precision: Score
     recall: Score
     false_rate: Score
+    auc: Score = None  # answerable vs unanswerable by the answer's confidence
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class TypeMetrics:
     hit_at_5: Score = field(metadata=_key("hit@5"))
     mrr_at_10: Score = field(metadata=_key("mrr@10"))
     citation_precision: Score
+    # The abstention section per type (question styles mix answerable and unanswerable items).
+    false_abstention: Score = None
+    abstention_recall: Score = None
+    auc: Score = None
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -183,6 +188,7 @@ METRICS = [
     Metric("abstention", "precision", "abstention precision", True, "abstain P"),
     Metric("abstention", "recall", "abstention recall", True, "abstain R"),
     Metric("abstention", "false_rate", "false abstention rate", False),
+    Metric("abstention", "auc", "AUC answerable vs not", True),
     Metric("retrieval", "hit_at_1", "hit@1", True),
     Metric("retrieval", "hit_at_5", "hit@5", True, "hit@5"),
     Metric("retrieval", "hit_at_10", "hit@10", True),
