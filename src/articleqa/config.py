@@ -52,6 +52,15 @@ class Config(BaseSettings):
     # abstention recall 0.957, false rate 0.062; docs/evaluation.md): below this
     # evidence score the articles are taken not to contain the answer.
     abstain_threshold: float = Field(0.44, ge=0.0, le=1.0)
+    # Which judge decides what answers: the hand-tuned score ("overlap") or the trained
+    # answer model blended with it ("model"; answer/reader.py), with its own threshold.
+    evidence: Literal["overlap", "model"] = "overlap"
+    model_abstain_threshold: float = Field(0.38, ge=0.0, le=1.0)
+
+    @property
+    def threshold(self) -> float:
+        """The abstention threshold of the configured evidence."""
+        return self.model_abstain_threshold if self.evidence == "model" else self.abstain_threshold
 
     # --- LLM (issue: generative answers) -----------------------------------------------
     llm_model: str = "gpt-4o-mini"

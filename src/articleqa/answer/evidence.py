@@ -58,6 +58,8 @@ MAX_EMBEDDED = 6
 # 5.1 sentences per answer instead of 6; 0.6 embeds 4.1 but loses a question per 600, 0.7
 # loses 0.7% of answers.
 EMBED_CUTOFF = 0.5
+MODEL_CANDIDATES = 3  # best-ranked sentences the answer model reads per question
+MODEL_WEIGHT = 0.5  # of the model's probability in the confidence, beside the hand-tuned one
 
 # Claim support (`support`): half the claim's (weighted) terms must be in the passage:
 # embeddings can veto a claim (same words, other meaning) but never back one on topical
@@ -90,6 +92,7 @@ class Scored:
     type: float = 0.0
     prior: float = 0.0
     score: float = 0.0
+    p: float | None = None  # the answer model's probability, when it read this sentence
 
 
 class Evidence(Protocol):
@@ -185,6 +188,41 @@ class OverlapEvidence:
         """`confidence` of the best-ranked sentence (0 without passages)."""
         scored = self.rank(question, retrieved) if retrieved.hits else []
         return self.confidence(question, scored[0] if scored else None)
+
+
+class LearnedEvidence(OverlapEvidence):
+    """The hand-tuned ranking, with the answer model (`reader.AnswerModel`) in the confidence:
+    the model reads the MODEL_CANDIDATES best-ranked sentences, and the confidence of a
+    sentence blends its probability with the hand-tuned confidence (``MODEL_WEIGHT``).
+
+    Ranking stays hand-tuned: on SQuAD (300 questions, 4 pages held out) re-ranking by the
+    blend lowered answer-contains 0.84 -> 0.72 and cost ~110 ms per answer for 8 sentences."""
+
+    def __init__(self, store: Store, model=None):
+        super().__init__(store)
+        if model is None:
+            from .reader import AnswerModel
+
+            model = AnswerModel()
+        self.model = model
+
+    def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
+        cands = super().rank(question, retrieved)
+        top = cands[:MODEL_CANDIDATES]
+        for s, p in zip(top, self.model.probabilities(question, [s.text for s in top]), strict=True):
+            s.p = float(p)
+        return cands
+
+    def confidence(self, question: str, best: Scored | None) -> float:
+        if best is None:
+            return 0.0
+        p = best.p if best.p is not None else self.model.probabilities(question, [best.text])[0]
+        return MODEL_WEIGHT * float(p) + (1 - MODEL_WEIGHT) * super().confidence(question, best)
+
+
+def make_evidence(store: Store, cfg) -> OverlapEvidence:
+    """The evidence ``cfg.evidence`` names."""
+    return LearnedEvidence(store) if cfg.evidence == "model" else OverlapEvidence(store)
 
 
 def _prelim(s: Scored) -> float:

@@ -18,7 +18,7 @@ from ..index.store import Store
 from ..text import answer_type, coverage, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
-from .evidence import Evidence, OverlapEvidence, Scored, is_injection
+from .evidence import Evidence, Scored, is_injection, make_evidence
 
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
 TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
@@ -33,7 +33,7 @@ class ExtractiveAnswerer:
 
     def __init__(self, store: Store, cfg: Config, evidence: Evidence | None = None):
         self.store, self.cfg = store, cfg
-        self.evidence = evidence or OverlapEvidence(store)
+        self.evidence = evidence or make_evidence(store, cfg)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -44,7 +44,7 @@ class ExtractiveAnswerer:
         hits = retrieved.hits
         scored = prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
         confidence = self.evidence.confidence(question, scored[0] if scored else None)
-        if not scored or confidence < self.cfg.abstain_threshold:
+        if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]

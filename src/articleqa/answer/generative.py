@@ -17,7 +17,7 @@ from ..resources import load_prompt, render
 from ..types import Answer, Hit, Retrieved, StreamEvent
 from . import citations
 from .base import abstention, one_shot
-from .evidence import OverlapEvidence
+from .evidence import OverlapEvidence, make_evidence
 from .models import ChatModel, Message
 
 CHARS_PER_TOKEN = 3.5  # English news text; only used to keep prompts inside n_ctx
@@ -31,7 +31,7 @@ class GenerativeAnswerer:
     def __init__(self, store: Store, cfg: Config, model: Callable[[], ChatModel], evidence: OverlapEvidence | None = None):
         self.store, self.cfg, self._model = store, cfg, model
         self.name = cfg.answerer
-        self.evidence = evidence or OverlapEvidence(store)
+        self.evidence = evidence or make_evidence(store, cfg)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -43,7 +43,7 @@ class GenerativeAnswerer:
         """
         cfg, hits = self.cfg, retrieved.hits
         conf = self.evidence.best_confidence(question, retrieved)
-        if not hits or (cfg.llm_evidence_gate and conf < cfg.abstain_threshold):
+        if not hits or (cfg.llm_evidence_gate and conf < cfg.threshold):
             yield from one_shot(abstention(question, hits, conf, self.name))
             return
         model = self._model()
