@@ -2,9 +2,9 @@
 supports a claim. Both answerers and the citation checker judge with this module.
 
 `Evidence` ranks the sentences of the retrieved passages and turns the best one's score into
-a confidence that decides abstention; today's implementation, `OverlapEvidence`, is the
-hand-tuned score below (a trained answer model is meant to take its place behind the same
-protocol). Each sentence is scored on several signals:
+a confidence that decides abstention. `OverlapEvidence` (the default) is the hand-tuned
+score below; `LearnedEvidence` (``Config.evidence = "model"``) adds the trained answer
+model (answer/reader.py) to its confidence. Each sentence is scored on several signals:
 
 - ``sem``: cosine similarity of sentence and question embeddings (meaning);
 - ``lex``: share of the question's content terms, weighted by IDF, that the sentence has;
