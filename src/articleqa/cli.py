@@ -169,12 +169,15 @@ def _print_answer(ans: Answer) -> None:
     console.print(Panel(escape(ans.text), title=title, border_style=style, expand=False))
     if ans.citations:
         t = Table(title="Sources", show_lines=True, expand=False)
-        for col in ("#", "article", "source", "passage", "span"):
+        for col in ("#", "article", "source", "date", "passage", "span"):
             t.add_column(col, overflow="fold")
         for c in ans.citations:
-            t.add_row(str(c.n), escape(c.title or c.article_id), escape(c.source or "—"),
+            t.add_row(str(c.n), escape(c.title or c.article_id), escape(c.source or "—"), c.published_at or "—",
                       escape(c.text), f"{c.start}–{c.end}")  # fmt: skip
         console.print(t)
+    for k in ans.checks:
+        if k.action != "fixed":  # a marker fix changes no claim
+            console.print(f"[dim]{k.action}: {escape(k.claim)} ({escape(k.reason)})[/]")
 
 
 @app.command()
@@ -298,22 +301,35 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed")] = 0,
     holdout: Annotated[int, typer.Option("--holdout", help="SQuAD: leave N articles unindexed; their questions must be abstained")] = 0,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the llama-index baseline")] = True,
+    compare_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--compare-evidence",
+            help="Ask every question again with the other evidence scorer (overlap <-> model; "
+            "env ARTICLEQA_EVIDENCE sets the configured one) and report both side by side",
+        ),
+    ] = False,
     answerer: AnswererOpt = None,
     llm_model: LlmModel = None,
     llm_base_url: LlmBaseUrl = None,
     llm_gguf: LlmGguf = None,
 ) -> None:
-    """Run the batch evaluation and write report.json, report.md, plots and results.jsonl."""
+    """Run the batch evaluation and write report.json, report.md, plots and results.jsonl.
+
+    With --compare-evidence, also answer with the other evidence scorer; both are reported side by side."""
     from .evaluation import run_eval
+    from .evaluation.report import evidence_summary
 
     fmt = fmt or ("squad" if dataset.suffix == ".json" else "jsonl")
     report = run_eval(
         dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
-        seed=seed, holdout=holdout, baseline=baseline,
+        seed=seed, holdout=holdout, baseline=baseline, compare_evidence=compare_evidence,
         config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
     )  # fmt: skip
     headline = ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")
     console.print_json(json.dumps({k: v for k, v in report.to_dict().items() if k in headline}))
+    if report.evidence:
+        console.print(evidence_summary(report), highlight=False, markup=False, soft_wrap=True)
     console.print(f"report: {report_dir / 'report.md'}")
 
 

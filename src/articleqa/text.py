@@ -64,6 +64,10 @@ STOPWORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom whose why will with would you your yours yourself
     yourselves also did does many much one two new said say says according""".split()
+    # The "s" a number's possessive or plural leaves ("Line 4's", "the 1990s"): no content, and
+    # as a term no article has, it made "Line 4's opening" look like a question about
+    # something the collection never mentions.
+    + ["s"]
 )
 
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)

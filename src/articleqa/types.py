@@ -92,6 +92,15 @@ CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass
+class ClaimCheck:
+    """What the citation check did with one claim of a generated answer, and why."""
+
+    claim: str
+    action: str  # "dropped", "recited" (its marker moved to the passage that backs it), "trimmed", "fixed"
+    reason: str
+
+
+@dataclass
 class Answer:
     """What `Assistant.ask` returns."""
 
@@ -103,6 +112,8 @@ class Answer:
     confidence: float = 0.0
     backend: str = "extractive"
     standalone_question: str | None = None
+    # What the citation check did to a generated answer's claims (dropped, re-cited, trimmed).
+    checks: list[ClaimCheck] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape used by ``articleqa ask --json``."""
@@ -126,6 +137,7 @@ class Answer:
                 }
                 for c in self.citations
             ],
+            "checks": [{"claim": k.claim, "action": k.action, "reason": k.reason} for k in self.checks],
         }
 
 

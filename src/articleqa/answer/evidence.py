@@ -18,8 +18,9 @@ model (answer/reader.py) to its confidence. Each sentence is scored on several s
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from ..text import (
     named_terms,
     passage_terms,
     sentence_spans,
+    term,
     terms,
     words,
 )
@@ -59,13 +61,23 @@ MAX_EMBEDDED = 6
 # loses 0.7% of answers.
 EMBED_CUTOFF = 0.5
 MODEL_CANDIDATES = 3  # best-ranked sentences the answer model reads per question
-MODEL_WEIGHT = 0.5  # of the model's probability in the confidence, beside the hand-tuned one
+# LearnedEvidence's confidence: logistic weights over its signals, fitted by
+# `eval/calibrate.py --fit` (see there and the model card for the splits).
+# Fitted on 900 SQuAD dev-subset items (seeds 101-103, 4 pages held out) and the 160 written
+# calibration questions (train/data/news_calib_*), each group weighing the same.
+STACK = {"bias": -2.584, "p_best": 0.726, "p_max": 3.27, "overlap": 1.326, "unseen": -4.689, "long": 2.952,
+         "p_max*long": -4.406}  # fmt: skip
 
 # Claim support (`support`): half the claim's (weighted) terms must be in the passage:
 # embeddings can veto a claim (same words, other meaning) but never back one on topical
 # similarity alone.
 LEX_FLOOR = 0.5
 NAME_WEIGHT = 2.0  # a name the passage lacks (e.g. an invented treaty) weighs double
+# ... or, for a paraphrase, a third of them with embedding cosine at least MEANING_COS to a
+# window of the passage, every name and number in the claim given by the passage. Chosen on
+# the capable-model fixtures (eval/llm_fixtures.py; docs/llm.md).
+MEANING_LEX_FLOOR = 0.25
+MEANING_COS = 0.7
 
 # Sentences of an article that address the model rather than the reader. They may not
 # support a claim, and a claim using words only they contain is an injection echo.
@@ -102,9 +114,10 @@ class Evidence(Protocol):
         """Every distinct candidate sentence of the retrieved passages, best first."""
         ...
 
-    def confidence(self, question: str, best: Scored | None) -> float:
-        """How sure we are that ``best`` answers ``question`` (compared with the abstention
-        threshold, so it must be calibrated: ``eval/calibrate.py``)."""
+    def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
+        """How sure we are that the best of ``ranked`` (as `rank` gave them) answers
+        ``question`` (compared with the abstention threshold, so it must be calibrated:
+        ``eval/calibrate.py``)."""
         ...
 
 
@@ -166,37 +179,46 @@ class OverlapEvidence:
                 cands.append(s)
         return cands
 
-    def confidence(self, question: str, best: Scored | None) -> float:
+    def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
         """The best sentence's score, discounted when the question asks for a kind of thing the
         sentence lacks, or names terms that occur nowhere in the collection (a question about
         Hanoi can't be answered by articles that never mention it)."""
-        if best is None:
+        if not ranked:
             return 0.0
+        best = ranked[0]
         conf = best.score
         kind = answer_type(question)
         if kind and not best.type:
             conf *= TYPE_MISSING_FACTOR[kind]
+        return conf * (1.0 - UNSEEN_TERM_WEIGHT * self.unseen_share(question))
+
+    def unseen_share(self, question: str) -> float:
+        """IDF share of the question's terms that are names (capitalised words, numbers) no
+        article mentions."""
         q_terms = list(dict.fromkeys(terms(question)))
-        if q_terms:
-            df = self.store.keywords.df
-            names = set(terms(" ".join(named_terms(question))))
-            unseen = sum(self.idf(t) for t in q_terms if t in names and df.get(t, 0) == 0)
-            conf *= 1.0 - UNSEEN_TERM_WEIGHT * unseen / sum(self.idf(t) for t in q_terms)
-        return conf
+        if not q_terms:
+            return 0.0
+        df = self.store.keywords.df
+        names = set(terms(" ".join(named_terms(question))))
+        unseen = sum(self.idf(t) for t in q_terms if t in names and df.get(t, 0) == 0)
+        return unseen / sum(self.idf(t) for t in q_terms)
 
     def best_confidence(self, question: str, retrieved: Retrieved) -> float:
-        """`confidence` of the best-ranked sentence (0 without passages)."""
-        scored = self.rank(question, retrieved) if retrieved.hits else []
-        return self.confidence(question, scored[0] if scored else None)
+        """`confidence` of the ranked sentences (0 without passages)."""
+        return self.confidence(question, self.rank(question, retrieved) if retrieved.hits else [])
 
 
 class LearnedEvidence(OverlapEvidence):
-    """The hand-tuned ranking, with the answer model (`reader.AnswerModel`) in the confidence:
-    the model reads the MODEL_CANDIDATES best-ranked sentences, and the confidence of a
-    sentence blends its probability with the hand-tuned confidence (``MODEL_WEIGHT``).
+    """The hand-tuned ranking, with the answer model (`reader.AnswerModel`) in the confidence.
+
+    The model reads the MODEL_CANDIDATES best-ranked sentences. The confidence is a logistic
+    function of its probabilities, the hand-tuned confidence, the share of unseen names and
+    the question's length (`signals`; weights ``STACK`` fitted by ``eval/calibrate.py --fit``
+    on calibration splits that mix the question styles), so a long question is not judged
+    on the scale of a short one.
 
     Ranking stays hand-tuned: on SQuAD (300 questions, 4 pages held out) re-ranking by the
-    blend lowered answer-contains 0.84 -> 0.72 and cost ~110 ms per answer for 8 sentences."""
+    model lowered answer-contains 0.84 -> 0.72 and cost ~110 ms per answer for 8 sentences."""
 
     def __init__(self, store: Store, model=None):
         super().__init__(store)
@@ -213,11 +235,28 @@ class LearnedEvidence(OverlapEvidence):
             s.p = float(p)
         return cands
 
-    def confidence(self, question: str, best: Scored | None) -> float:
-        if best is None:
+    def signals(self, question: str, ranked: Sequence[Scored]) -> dict[str, float]:
+        """What the confidence is computed from (``eval/calibrate.py --fit`` records them)."""
+        top = list(ranked[:MODEL_CANDIDATES])
+        missing = [s for s in top if s.p is None]
+        for s, p in zip(missing, self.model.probabilities(question, [s.text for s in missing]), strict=True):
+            s.p = float(p)
+        ps = [s.p or 0.0 for s in top]
+        return {
+            "p_best": ps[0],
+            "p_max": max(ps),
+            "overlap": super().confidence(question, ranked),
+            "unseen": self.unseen_share(question),
+            "long": min(len(question.split()), 60) / 30.0,
+        }
+
+    def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
+        if not ranked:
             return 0.0
-        p = best.p if best.p is not None else self.model.probabilities(question, [best.text])[0]
-        return MODEL_WEIGHT * float(p) + (1 - MODEL_WEIGHT) * super().confidence(question, best)
+        sig = self.signals(question, ranked)
+        z = STACK["bias"] + sum(STACK[k] * v for k, v in sig.items())
+        z += STACK["p_max*long"] * sig["p_max"] * sig["long"]
+        return float(1.0 / (1.0 + math.exp(-z)))
 
 
 def make_evidence(store: Store, cfg) -> OverlapEvidence:
@@ -231,6 +270,34 @@ def _prelim(s: Scored) -> float:
 
 
 # ---- claim support (generated answers) -------------------------------------------------------
+# Verbs and nouns of attribution ("the Wire reported", "VOV calls it", "one article says"):
+# a claim is judged on what it reports, not on who it says reported it.
+_ATTRIBUTION = frozenset(
+    terms("say says said report reports reported call calls called describe describes described put puts "
+          "state states stated write writes wrote note notes noted cite cites cited quote quotes quoted "
+          "according add adds added tell tells told claim claims claimed article articles outlet outlets "
+          "source sources report reporting")
+)  # fmt: skip
+
+
+def _counted(ws: list[str]) -> dict[str, set[str]]:
+    """What each counted thing is counted as: "12 stations" -> {"station": {"12"}}."""
+    out: dict[str, set[str]] = {}
+    for a, b in zip(ws, ws[1:], strict=False):
+        t = term(b)
+        if a[0].isdigit() and t and not t[0].isdigit():
+            out.setdefault(t, set()).add(a)
+    return out
+
+
+def _counts_differ(claim: list[str], passage: list[str]) -> bool:
+    """Does the claim count something ("14 stations") that the passage counts otherwise
+    ("12 stations")? A number it merely also states ("May 14") does not back it."""
+    said = _counted(passage)
+    return any(t in said and not nums & said[t] for t, nums in _counted(claim).items())
+
+
+
 def is_injection(sentence: str) -> bool:
     """Is this article sentence addressed to a model ("Ignore previous instructions ...")?"""
     return bool(_INJECTION.search(sentence))
@@ -244,6 +311,22 @@ class Support:
     end: int = 0
 
 
+_MONTHS = "january february march april may june july august september october november december".split()
+
+
+def _meta_words(hit: Hit) -> list[str]:
+    """What a claim may name beside the passage's text: its outlet, title and date ("the
+    Ledger reported on 3 March [1]"; the date in all its usual spellings)."""
+    out = words(f"{hit.source} {hit.title}")
+    m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", hit.published_at or "")
+    if m:
+        year, month, day = m.groups()
+        out += [year, month, str(int(month)), _MONTHS[int(month) - 1]]
+        if day:
+            out += [day, str(int(day))]
+    return out
+
+
 class Passage:
     """A hit split into sentences, with injected instructions set apart."""
 
@@ -252,9 +335,15 @@ class Passage:
         self.sentences: list[tuple[int, int, str]] = []  # article offsets + text
         self.injected_at: list[int] = []  # article offsets of injected sentences
         self.injected: set[str] = set()  # their terms
+        self.meta: list[str] = []  # words of its outlet, title and date
+        self.meta_source: list[str] = []  # ... of its outlet and date only
+        self.parts: list[tuple[int, int]] = []  # sentence ranges of the passages joined into this one
         self.vecs: np.ndarray | None = None
         if hit is None:
+            self._index()
             return
+        self.meta = _meta_words(hit)
+        self.meta_source = [w for w in self.meta if w not in set(words(hit.title))]
         ch = hit.chunk
         for a, b in sentence_spans(ch.text):
             s = ch.text[a:b]
@@ -269,15 +358,22 @@ class Passage:
         self.sent_terms = [set(terms(s)) for _, _, s in self.sentences]
         self.terms = set().union(*self.sent_terms)
         self.injected_only = self.injected - self.terms
-        self.numbers = {w for _, _, s in self.sentences for w in words(s) if w[0].isdigit()}
+        said = [w for _, _, s in self.sentences for w in words(s)]
+        self.numbers = {w for w in said + self.meta if w[0].isdigit()}
+        self.meta_numbers = {w for w in self.meta if w[0].isdigit()}
+        self.names = self.terms | set(terms(" ".join(self.meta)))  # what a claim may name
+        self.attribution = set(terms(" ".join(self.meta_source))) - self.terms  # the outlet and date
 
     @classmethod
     def joined(cls, parts: list[Passage]) -> Passage:
         """Several passages as one, for a claim that cites them together."""
         p = cls(None)
         for q in parts:
+            p.parts.append((len(p.sentences), len(p.sentences) + len(q.sentences)))
             p.sentences += q.sentences
             p.injected |= q.injected
+            p.meta += q.meta
+            p.meta_source += q.meta_source
         vecs = [q.vecs for q in parts if q.vecs is not None]
         p.vecs = np.concatenate(vecs) if len(vecs) == len(parts) and vecs else None
         p._index()
@@ -287,33 +383,65 @@ class Passage:
 def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarray | None = None) -> Support:
     """How well passage ``p`` supports ``claim`` (score 0..1), the share of its terms found in
     ``p``'s best window of one or two adjacent sentences (``lex``), and that window's span.
+    For passages joined to back a claim together (`Passage.joined`), the window is each
+    one's best window taken together.
 
     A window rather than the whole passage: a claim that swaps in a name from elsewhere in
     the passage ("Iran deployed its army" where the sentence says the Soviet Union) must
     not be backed by words scattered over it.
     """
     c_terms = list(dict.fromkeys(terms(claim)))
+    # Who said it is not what was said: "VOV calls the old scheme ..." is judged on the scheme.
+    said_terms = [t for t in c_terms if t not in p.attribution and t not in _ATTRIBUTION]
+    c_terms = said_terms or c_terms
     if not c_terms or not p.sentences:
         return Support(0.0, 0.0)
     names = set(terms(" ".join(named_terms(claim))))
     w = {t: (idf(t) if idf else 1.0) * (NAME_WEIGHT if t in names else 1.0) for t in c_terms}
     total = sum(w.values())
+    sims = p.vecs @ claim_vec if claim_vec is not None and p.vecs is not None else None
 
     def share(ts: set[str]) -> float:
         return sum(w[t] for t in c_terms if t in ts) / total
 
-    n = len(p.sentences)
-    windows = [(i, i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]
-    shares = [share(p.sent_terms[i] | p.sent_terms[j]) for i, j in windows]
-    sims = p.vecs @ claim_vec if claim_vec is not None and p.vecs is not None else None
-    k = max(range(len(windows)), key=lambda k: (shares[k], -(windows[k][1] - windows[k][0])))
-    i, j = windows[k]
-    lex = shares[k]
-    score = lex if sims is None else 0.5 * lex + 0.5 * max(float(sims[i : j + 1].max()), 0.0)
+    def best(lo: int, hi: int) -> tuple[list[int], list[int], list[float]]:
+        """The windows of sentences lo..hi-1: by words (k), by meaning (m), and their shares."""
+        wins = [list(range(i, i + n)) for n in (1, 2) for i in range(lo, hi - n + 1)]
+        sh = [share(set().union(*(p.sent_terms[x] for x in win))) for win in wins]
+        k = max(range(len(wins)), key=lambda k: (sh[k], -len(wins[k])))
+        if sims is None:
+            return wins[k], wins[k], [sh[k], sh[k]]
+        m = max(range(len(wins)), key=lambda m: (float(sims[wins[m]].max()), sh[m]))
+        return wins[k], wins[m], [sh[k], sh[m]]
+
+    picks = [best(lo, hi) for lo, hi in (p.parts or [(0, len(p.sentences))]) if hi > lo]
+    by_words = sorted({x for win, _, _ in picks for x in win})
+    by_meaning = sorted({x for _, win, _ in picks for x in win})
+    if len(picks) > 1:  # joined: the words of every passage's window count together
+        lex = share(set().union(*(p.sent_terms[x] for x in by_words)))
+        lex_m = share(set().union(*(p.sent_terms[x] for x in by_meaning)))
+    else:
+        lex, lex_m = picks[0][2]
+    window = by_words
+    if sims is None:
+        score = lex
+    else:
+        cos = max(float(sims[by_meaning].max()), 0.0)
+        score = 0.5 * lex + 0.5 * cos
+        if lex < LEX_FLOOR and lex_m >= MEANING_LEX_FLOOR and cos >= MEANING_COS:
+            # The same fact in other words ("the meeting took place in Tokyo" against "during
+            # their talks in Tokyo"): backed by meaning, names and numbers checked below.
+            window, lex, score = by_meaning, lex_m, cos
+    # A number must be stated where the claim is backed, not anywhere in the passage ("It has
+    # 14 stations" is not backed by "12 stations ... on May 14"); dates of the article count.
+    said = [w for x in window for w in words(p.sentences[x][2])]
+    numbers = {w for w in said if w[0].isdigit()} | p.meta_numbers
     if (
-        lex < LEX_FLOOR
+        _counts_differ(words(claim), said)  # counts a thing otherwise than the passage
+        or (lex < LEX_FLOOR and score < MEANING_COS)
         or p.injected_only & set(c_terms)  # echoes an instruction planted in the article
-        or any(t[0].isdigit() and t not in p.numbers for t in words(claim))  # a number it doesn't state
+        or any(t[0].isdigit() and t not in numbers for t in words(claim))  # a number it doesn't state
+        or {t for t in names if not t[0].isdigit()} - p.names  # a name the passage (outlet, title, date) never gives
     ):
         score = 0.0
-    return Support(score, lex, p.sentences[i][0], p.sentences[j][1])
+    return Support(score, lex, p.sentences[window[0]][0], p.sentences[window[-1]][1])

@@ -42,8 +42,8 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
         hits = retrieved.hits
-        scored = prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
-        confidence = self.evidence.confidence(question, scored[0] if scored else None)
+        scored = self.ranked(question, retrieved, history)
+        confidence = self.evidence.confidence(question, scored)
         if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
         chosen = self._choose(question, scored)
@@ -52,6 +52,11 @@ class ExtractiveAnswerer:
         note = self._outlets_note(chosen[0], citations, retrieved)
         return Answer(question, " ".join(parts + ([note] if note else [])), False, citations, hits,
                       confidence, self.name)  # fmt: skip
+
+    def ranked(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> list[Scored]:
+        """The candidate sentences in the order the answer takes them (its confidence judges
+        the first)."""
+        return prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
         """The sentences to quote: the best, the best for a part it misses, close runners-up;

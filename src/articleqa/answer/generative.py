@@ -31,7 +31,9 @@ class GenerativeAnswerer:
     def __init__(self, store: Store, cfg: Config, model: Callable[[], ChatModel], evidence: OverlapEvidence | None = None):
         self.store, self.cfg, self._model = store, cfg, model
         self.name = cfg.answerer
-        self.evidence = evidence or make_evidence(store, cfg)
+        # The gate is the answer model whatever ``cfg.evidence`` says: it only has to be sure
+        # when nothing answers, and the model is (config: llm_gate_threshold).
+        self.evidence = evidence or make_evidence(store, cfg.model_copy(update={"evidence": "model"}))
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -39,11 +41,13 @@ class GenerativeAnswerer:
         """``token`` events as the model writes, then one ``answer`` with the validated `Answer`.
 
         Abstains without calling the model when no passage was found or (``llm_evidence_gate``)
-        the calibrated evidence score is under ``abstain_threshold``.
+        the answer model is near certain that none answers (confidence under
+        ``llm_gate_threshold``); otherwise the model decides, and its "The articles don't
+        say" is the abstention.
         """
         cfg, hits = self.cfg, retrieved.hits
-        conf = self.evidence.best_confidence(question, retrieved)
-        if not hits or (cfg.llm_evidence_gate and conf < cfg.threshold):
+        conf = self.evidence.best_confidence(question, retrieved) if hits else 0.0
+        if not hits or (cfg.llm_evidence_gate and conf < cfg.llm_gate_threshold):
             yield from one_shot(abstention(question, hits, conf, self.name))
             return
         model = self._model()
@@ -66,7 +70,8 @@ class GenerativeAnswerer:
             raw, shown, embedder=self.store.sentence_embedder, idf=self.store.keywords.idf,
             threshold=self.cfg.llm_support_threshold, question=question,
         )  # fmt: skip
-        return Answer(question, checked.text, checked.abstained, checked.citations, shown, conf, self.name)
+        return Answer(question, checked.text, checked.abstained, checked.citations, shown, conf, self.name,
+                      checks=checked.notes)  # fmt: skip
 
 
 # ---- prompts --------------------------------------------------------------------------------
@@ -80,28 +85,47 @@ def neutralise(text: str) -> str:
 
 
 def fit_passages(hits: list[Hit], cfg: Config) -> list[Hit]:
-    """The first ``llm_top_k`` hits, fewer if they would crowd the answer out of ``llm_n_ctx``."""
-    budget = (cfg.llm_n_ctx - cfg.llm_max_tokens - PROMPT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
+    """The first ``cfg.llm_passages`` hits, each followed by the copies of it that other
+    outlets published (collapsed by retrieval; at most half as many as the hits: another
+    outlet's telling often holds the detail asked for, and the model can cite both), fewer
+    if they would crowd the answer out of the model's context (``cfg.llm_context``)."""
+    budget = (cfg.llm_context - cfg.llm_max_tokens - PROMPT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
+    copies = cfg.llm_passages // 2 if cfg.answerer != "local" else 0  # a 135M model reads 3 at most
     out: list[Hit] = []
-    for h in hits[: cfg.llm_top_k]:
-        budget -= len(h.chunk.text) + len(h.title) + 40
-        if out and budget < 0:
-            break
-        out.append(h)
+    for h in hits[: cfg.llm_passages]:
+        for x in (h, *h.also[:copies]):
+            budget -= len(x.chunk.text) + len(x.title) + len(x.source) + 60
+            if out and budget < 0:
+                return out
+            out.append(x)
+            copies -= x is not h
     return out
 
 
+def _attr(text: str) -> str:
+    return neutralise(text).replace('"', "'")
+
+
 def format_passages(hits: list[Hit]) -> str:
+    """Each hit inside ``<passage id="n" outlet=… date=… title=…>`` (outlet and date only when
+    known): the model needs them for comparisons across outlets and questions about time."""
     blocks = []
     for n, h in enumerate(hits, 1):
-        title = neutralise(h.title).replace('"', "'")
-        blocks.append(f'<passage id="{n}" title="{title}">\n{neutralise(h.chunk.text)}\n</passage>')
+        attrs = f'id="{n}"'
+        if h.source:
+            attrs += f' outlet="{_attr(h.source)}"'
+        if h.published_at:
+            attrs += f' date="{_attr(h.published_at)}"'
+        attrs += f' title="{_attr(h.title)}"'
+        blocks.append(f"<passage {attrs}>\n{neutralise(h.chunk.text)}\n</passage>")
     return "\n\n".join(blocks)
 
 
 def answer_messages(question: str, hits: list[Hit], cfg: Config) -> list[Message]:
+    """The prompt: the small model's (``answer_*_small``) for ``local``, else the capable one's."""
+    suffix = "_small" if cfg.answerer == "local" else ""
     return [
-        {"role": "system", "content": load_prompt("answer_system", cfg)},
-        {"role": "user", "content": render("answer_user", cfg, passages=format_passages(hits),
+        {"role": "system", "content": load_prompt(f"answer_system{suffix}", cfg)},
+        {"role": "user", "content": render(f"answer_user{suffix}", cfg, passages=format_passages(hits),
                                            question=neutralise(question))},
     ]  # fmt: skip

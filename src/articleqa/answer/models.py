@@ -51,7 +51,7 @@ class OpenAIChat:
             max_tokens=None,  # given per call: OpenAILike's own value would override it
             timeout=cfg.llm_timeout,
             max_retries=1,
-            context_window=cfg.llm_n_ctx,
+            context_window=cfg.llm_context,
         )
 
     @staticmethod
@@ -123,7 +123,7 @@ class LocalChat:
         self.temperature = cfg.llm_temperature
         with no_weight_repacking():
             self._llm = Llama(
-                model_path=str(path), n_ctx=cfg.llm_n_ctx, n_threads=cfg.llm_threads,
+                model_path=str(path), n_ctx=cfg.llm_context, n_threads=cfg.llm_threads,
                 n_threads_batch=cfg.llm_threads, seed=0, verbose=False,
             )  # fmt: skip
         self._lock = threading.Lock()  # a llama.cpp context is not thread-safe

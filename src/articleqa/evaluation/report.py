@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .types import METRICS, Report
+from .types import METRICS, Report, SystemMetrics
 
 BY_TYPE_COLS = [
     "n", "contains", "f1", "em", "abstained", "false_abstention", "abstention_recall", "auc", "hit@5", "mrr@10",
     "citation_precision",
 ]  # fmt: skip
+# The side-by-side table of the evidence scorers (``Report.evidence``): TypeMetrics keys, then
+# the p50 latency, which only the "all" rows have.
+EVIDENCE_COLS = ["n", "contains", "false_abstention", "abstention_recall", "auc", "citation_precision"]
+EVIDENCE_SHORT = ["n", "contains", "false abst", "abst R", "auc", "cit P", "p50 ms"]  # the terminal's
 WORST = 10
 
 
@@ -55,6 +59,41 @@ def by_type_table(report: Report) -> str:
         theirs = (b.contains, b.hit_at_5) if b else (None, None)
         rows.append([t, *(v.to_dict()[c] for c in BY_TYPE_COLS), *theirs])
     return table(["type", *BY_TYPE_COLS, "baseline contains", "baseline hit@5"], rows)
+
+
+def _overall_cells(s: SystemMetrics) -> list[Any]:
+    """`EVIDENCE_COLS` over all of one system's questions."""
+    return [s.n, s.answer.contains, s.abstention.false_rate, s.abstention.recall, s.abstention.auc,
+            s.citations.precision]  # fmt: skip
+
+
+def evidence_rows(report: Report) -> list[list[str]]:
+    """The evidence table's rows, as cells: "all", then each question type, with one row per
+    evidence scorer (the configured one first); empty when the run did not compare them."""
+    ev = report.evidence or {}
+    rows = [["all", name, *map(fmt, _overall_cells(s)), fmt(s.latency_ms.p50, 1)] for name, s in ev.items()]
+    types = dict.fromkeys(t for s in ev.values() for t in s.by_type)
+    for t in types:
+        for name, s in ev.items():
+            v = s.by_type[t].to_dict() if t in s.by_type else {}
+            rows.append([t, name, *(fmt(v.get(c)) for c in EVIDENCE_COLS), fmt(None)])
+    return rows
+
+
+def evidence_table(report: Report) -> str:
+    return table(["type", "evidence", *EVIDENCE_COLS, "latency p50 (ms)"], evidence_rows(report))
+
+
+def evidence_summary(report: Report) -> str:
+    """`evidence_table` for the terminal, in aligned columns; "" when not compared."""
+    rows = evidence_rows(report)
+    if not rows:
+        return ""
+    header = ["type", "evidence", *EVIDENCE_SHORT]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in [header, *rows]]  # fmt: skip
+    return "\n".join(["evidence scorers side by side", *(line.rstrip() for line in lines)])
 
 
 class Mistakes(NamedTuple):
@@ -181,6 +220,7 @@ def write_markdown(report: Report, rows: list[dict[str, Any]], out: Path) -> Pat
         overall_table(report),
         "## By question type",
         by_type_table(report),
+        *_evidence_section(report),
         "## Plots",
         "\n\n".join(f"![{p.stem}]({p.name})" for p in images),
         f"## Worst: wrong answers (up to {WORST})",
@@ -196,12 +236,28 @@ def write_markdown(report: Report, rows: list[dict[str, Any]], out: Path) -> Pat
     return path
 
 
+def _evidence_section(report: Report) -> list[str]:
+    if not report.evidence:
+        return []
+    configured, *others = report.evidence
+    note = (
+        f"The same questions over the same index, answered with each evidence scorer (`Config.evidence`); "
+        f"the rest of this report is `{configured}`, the configured one"
+        + (f", and {', '.join(f'`{o}`' for o in others)} is the other." if others else ".")
+        + ' Latency is shown for the "all" rows only.'
+    )
+    return ["## Evidence scorers side by side", note, evidence_table(report)]
+
+
 def summary(report: Report) -> str:
-    """A few lines for the terminal: the headline metrics, ours vs baseline."""
+    """A few lines for the terminal: the headline metrics, ours vs baseline (and the evidence
+    scorers side by side, when compared)."""
     shown = [mt for mt in METRICS if mt.short]
     lines = [f"{'':10}" + "".join(f"{mt.short:>11}" for mt in shown)]
     for name, system in (("articleqa", report.articleqa), ("baseline", report.baseline)):
         if system:
             cells = [fmt(mt.of(system), _places(mt.section)) for mt in shown]
             lines.append(f"{name:10}" + "".join(f"{c:>11}" for c in cells))
+    if report.evidence:
+        lines += ["", evidence_summary(report)]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ Format = Literal["jsonl", "squad"]
 RETRIEVE_K = 10
 SAMPLE_CORPUS = Path("examples/articles")
 BASELINE_PIPELINE = "llama-index VectorStoreIndex + Chroma, SentenceSplitter() defaults, top 10 by vector"
+EVIDENCES = ("overlap", "model")  # Config.evidence: the hand-tuned score, the trained answer model
 
 
 def run_eval(
@@ -53,6 +54,7 @@ def run_eval(
     config: Config | None = None,
     baseline: bool = True,
     progress: bool = True,
+    compare_evidence: bool = False,
 ) -> Report:
     """Evaluate articleqa (and the llama-index baseline) on ``dataset``; returns the report.
 
@@ -64,6 +66,9 @@ def run_eval(
     - ``report_dir``: default ``reports/<dataset name>``.
     - ``limit``/``seed``: a seeded sample of the questions; ``holdout``: SQuAD pages left out
       of the index, whose questions become unanswerable.
+    - ``compare_evidence``: ask every question again with the other evidence scorer
+      (``Config.evidence``, "overlap" <-> "model") over the same store; both are reported
+      side by side in ``Report.evidence``.
     """
     t_start = time.perf_counter()
     dataset = Path(dataset)
@@ -78,11 +83,18 @@ def run_eval(
         ingest_s, ingest_info = _index(qa, articles, corpus_paths, bar)
         items = _remap_ids(items, articles, qa)
         qa.warm_up()  # load the model and indexes untimed
+        _warm_evidence(qa)
         ours = [_run_ours(qa, it) for it in _track(bar, items, "articleqa")]
+        alt = _other_evidence(qa) if compare_evidence else None
+        alt_rows = _run_evidence(alt, items, bar) if alt else []
         base_rows, base_ingest_s = _run_baseline(qa, items, bar) if baseline else (None, 0.0)
 
+    mine = aggregate(items, ours, ingest_s)
+    evidence = None
+    if alt:  # one index serves both, so both show its ingest time
+        evidence = {qa.config.evidence: mine, alt.config.evidence: aggregate(items, alt_rows, ingest_s)}
     report = Report(
-        articleqa=aggregate(items, ours, ingest_s),
+        articleqa=mine,
         baseline=None if base_rows is None else aggregate(items, base_rows, base_ingest_s, BASELINE_PIPELINE),
         dataset=DatasetInfo(
             path=str(dataset), format=fmt, corpus=[str(p) for p in corpus_paths],
@@ -95,8 +107,12 @@ def run_eval(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         report_dir=str(report_dir),
         duration_s=round(time.perf_counter() - t_start, 1),
+        evidence=evidence,
     )
     rows = [_row(it, o, b) for it, o, b in zip(items, ours, base_rows or [None] * len(items), strict=True)]
+    if alt:
+        for row, a in zip(rows, alt_rows, strict=True):
+            row["other_evidence"] = {"evidence": alt.config.evidence, **{k: a[k] for k in OTHER_KEYS}}
     _write(report_dir, report, rows)
     return report
 
@@ -168,6 +184,29 @@ def _remap_ids(items: list[EvalItem], articles: list[Article], qa: Assistant) ->
 
 
 # ---- asking --------------------------------------------------------------------------
+OTHER_KEYS = ("answer", "abstained", "confidence")  # results.jsonl's "other_evidence"
+
+
+def _other_evidence(qa: Assistant) -> Assistant:
+    """An assistant over ``qa``'s store (its loaded model and indexes) and chat model, with the
+    other evidence."""
+    other = next(e for e in EVIDENCES if e != qa.config.evidence)
+    cfg = qa.config.model_copy(update={"evidence": other})
+    return Assistant(cfg, store=qa.store, chat_model=qa.chat_model)
+
+
+def _run_evidence(qa: Assistant, items: list[EvalItem], bar: Any) -> list[dict[str, Any]]:
+    _warm_evidence(qa)
+    return [_run_ours(qa, it) for it in _track(bar, items, qa.config.evidence)]
+
+
+def _warm_evidence(qa: Assistant) -> None:
+    """Load the evidence's answer model (``evidence = "model"``) untimed; the overlap score has none."""
+    model = getattr(getattr(qa.answerer, "evidence", None), "model", None)
+    if model is not None:
+        model.probabilities("warm-up", ["warm-up"])
+
+
 def _run_ours(qa: Assistant, item: EvalItem) -> dict[str, Any]:
     t0 = time.perf_counter()
     ans = qa.ask(item.question)
@@ -305,7 +344,8 @@ def _r(x: float | None, nd: int = 4) -> float | None:
 def _config_summary(cfg: Config) -> dict[str, Any]:
     keys = (
         "answerer", "embed_backend", "embed_model", "chunk_size", "chunk_overlap", "top_k",
-        "candidate_k", "rrf_k", "max_answer_sentences", "abstain_threshold", "data_dir",
+        "candidate_k", "rrf_k", "max_answer_sentences", "abstain_threshold", "evidence",
+        "model_abstain_threshold", "data_dir",
     )  # fmt: skip
     return {k: str(v) if isinstance(v, Path) else v for k in keys for v in [getattr(cfg, k, None)]}
 

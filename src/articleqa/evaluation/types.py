@@ -138,6 +138,9 @@ class Report:
     created: str  # ISO 8601, UTC
     report_dir: str
     duration_s: float
+    # With ``compare_evidence``: articleqa's metrics under each evidence scorer ("overlap",
+    # "model"), the configured one first; None when the run did not compare them.
+    evidence: dict[str, SystemMetrics] | None = None
 
     @property
     def n(self) -> int:
@@ -155,6 +158,7 @@ class Report:
             **ours,
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "by_type": by_type,
+            "evidence": {k: v.to_dict() for k, v in self.evidence.items()} if self.evidence else None,
             "dataset": _flat(self.dataset),
             "ingest": _flat(self.ingest),
             "config": self.config,

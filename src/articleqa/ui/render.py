@@ -120,6 +120,7 @@ def _turn_html(i: int, t: dict) -> str:
             )
     else:
         body = f'<div class="bubble answer">{body}</div>'
+    body += _checks_html(t.get("checks", []))
     meta = '<div class="meta">stopped</div>' if status == "stopped" else ""
     if status == "done":
         n = len(t.get("citations", []))
@@ -127,6 +128,23 @@ def _turn_html(i: int, t: dict) -> str:
         backend = esc(t.get("backend", ""))
         meta = f'<div class="meta">{backend} · evidence {t.get("confidence", 0):.2f} · {cites}</div>'
     return f"{head}{body}{meta}</div></div>"
+
+
+_CHECK_LABEL = {"dropped": "removed", "trimmed": "cut", "recited": "re-cited"}
+
+
+def _checks_html(checks: list[dict]) -> str:
+    """What the citation check removed from or changed in the model's answer, and why."""
+    if not checks:
+        return ""
+    dropped = sum(k["action"] in ("dropped", "trimmed") for k in checks)
+    summary = f"{dropped} unsupported claim{'s' if dropped != 1 else ''} removed" if dropped else "citations corrected"
+    items = "".join(
+        f'<li><span class="check-action">{_CHECK_LABEL.get(k["action"], esc(k["action"]))}</span> '
+        f"<q>{esc(k['claim'])}</q>: {esc(k['reason'])}</li>"
+        for k in checks
+    )
+    return f'<details class="checks"><summary>{summary}</summary><ul>{items}</ul></details>'
 
 
 # ---- sources ------------------------------------------------------------------------

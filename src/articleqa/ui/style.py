@@ -59,6 +59,10 @@ CSS = """
                           max-width: 88%; }
 .aq-convo details.draft > summary { cursor: pointer; }
 .aq-convo details.draft > div { white-space: pre-wrap; font-style: italic; padding: 4px 0 0 12px; }
+.aq-convo details.checks { font-size: 12.5px; color: var(--body-text-color-subdued); margin: 4px 0 0 4px; }
+.aq-convo details.checks > summary { cursor: pointer; }
+.aq-convo details.checks ul { margin: 4px 0 0 0; padding-left: 18px; }
+.aq-convo details.checks .check-action { font-weight: 600; }
 .aq-convo .clipped { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 3px 4px 0 0; max-width: 88%;
                      text-align: right; }
 .aq-convo .meta { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 4px 0 0 4px; }
