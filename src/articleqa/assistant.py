@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from .answer import Answerer, make_answerer
 from .config import Config
 from .index.store import Store
-from .ingest.pipeline import IngestReport, Progress, ingest
+from .ingest.pipeline import IngestReport, Progress, ingest, poll_feeds
 from .offline import keep_offline
 from .retrieve import retrieve
-from .types import Answer, Article, Filters, Hit, Stats, StreamEvent
+from .types import Answer, Article, FeedState, Filters, Hit, Stats, StreamEvent
 
 if TYPE_CHECKING:
     from .answer.models import ChatModel
@@ -101,12 +101,24 @@ class Assistant:
             paths = [paths]
         return ingest(self.store, list(paths), sync=sync, progress=progress, articles=articles)
 
+    def poll_feeds(self, urls: list[str] | str, *, progress: Progress | None = None) -> list[tuple[str, IngestReport]]:
+        """Poll each feed once (conditional GET): new entries added, edited ones replaced in
+        place with their version counted, entries gone from the feed kept. One report per feed."""
+        if isinstance(urls, str):
+            urls = [urls]
+        return poll_feeds(self.store, list(urls), progress=progress)
+
+    def feeds(self) -> list[FeedState]:
+        """Every feed ingested or polled: URL, title, ETag, Last-Modified, last poll and its status."""
+        self.store.refresh()
+        return self.store.registry.feed_states()
+
     def remove(self, article_id: str) -> bool:
         return self.store.remove(article_id)
 
     def articles(self) -> list[dict]:
         """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars,
-        origin (the file or URL it was read from)."""
+        origin (the file or URL it was read from), version (1, +1 for each change of its content)."""
         self.store.refresh()
         return self.store.registry.article_stats()
 

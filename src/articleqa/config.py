@@ -32,6 +32,10 @@ class Config(BaseSettings):
     chunk_size: int = Field(224, ge=16, le=254, description="Max word-pieces per chunk.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbours.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+    # --- URLs and feeds (docs/ingestion.md, "Feeds and watching") ------------------------
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait on a URL or feed (each read).")
+    fetch_host_delay: float = Field(1.0, ge=0, description="Seconds between two requests to one host.")
+    feed_entry_max_mb: float = Field(1.0, gt=0, description="A feed entry's own text larger than this is refused.")
 
     # --- embeddings ------------------------------------------------------------------
     embed_backend: Literal["onnx", "openai"] = "onnx"

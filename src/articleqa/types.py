@@ -24,6 +24,18 @@ class Article:
 
 
 @dataclass
+class FeedState:
+    """What the registry keeps about a feed between polls."""
+
+    url: str
+    title: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    polled_at: str = ""  # ISO time (UTC) of the last poll, successful or not
+    status: str = ""  # "ok: 3 entries", "not modified", "error: HTTP 404 Not Found"
+
+
+@dataclass
 class Chunk:
     """A passage of an article; ``article.text[start:end] == text`` always holds."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..types import Article, Chunk
+from ..types import Article, Chunk, FeedState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -53,13 +53,30 @@ CREATE TABLE IF NOT EXISTS duplicates (
 -- Edges are looked up and deleted by either end: without this, "a = ? OR b = ?" scans every
 -- edge once per ingested article (quadratic: 9 min at 100k chunks, ~200k edges).
 CREATE INDEX IF NOT EXISTS duplicates_b ON duplicates(b);
+-- Feeds polled (ingest/feeds.py): what a conditional GET needs, and what the UI shows.
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    polled_at TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT ''
+);
+-- The fingerprint of each feed entry as last read: an entry unchanged in the feed isn't fetched again.
+CREATE TABLE IF NOT EXISTS feed_entries (
+    feed_url TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (feed_url, key)
+);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
 
 _ARTICLE_COLS = "id, key, title, source, url, author, published_at, content_hash, text, origin"
 # Columns added after the first release: (name, definition) for registries made before them.
-_ADDED_COLUMNS = [("origin", "TEXT NOT NULL DEFAULT ''")]
+# ``version``: 1 when first stored, +1 each time its content changes (an edited feed entry).
+_ADDED_COLUMNS = [("origin", "TEXT NOT NULL DEFAULT ''"), ("version", "INTEGER NOT NULL DEFAULT 1")]
 
 
 class Registry:
@@ -133,10 +150,10 @@ class Registry:
         """One row per article for listings: metadata, chunk count, group."""
         rows = self._query(
             "SELECT a.id, a.title, a.source, a.published_at, a.url, a.key, a.group_id, "
-            "COUNT(c.id), LENGTH(a.text), a.origin FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
+            "COUNT(c.id), LENGTH(a.text), a.origin, a.version FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
             "GROUP BY a.id ORDER BY a.id"
         )
-        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars", "origin")
+        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars", "origin", "version")
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def article_meta(self, ids: Iterable[str]) -> dict[str, dict]:
@@ -213,12 +230,15 @@ class Registry:
         """Insert or replace several articles (with chunks and vectors) in one transaction."""
         with self.transaction() as db:
             for article, chunks, vec in batch:
+                # A new version of a stored article (same key, other content) counts up.
+                prev = db.execute("SELECT version FROM articles WHERE key = ?", (article.key,)).fetchone()
                 db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
                 db.execute(
-                    f"INSERT INTO articles ({_ARTICLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO articles ({_ARTICLE_COLS}, version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        article.id, article.key, article.title, article.source, article.url,
-                        article.author, article.published_at, article.content_hash, article.text, article.origin,
+                        article.id, article.key, article.title, article.source, article.url, article.author,
+                        article.published_at, article.content_hash, article.text, article.origin,
+                        prev[0] + 1 if prev else 1,
                     ),
                 )  # fmt: skip
                 db.executemany(
@@ -227,6 +247,40 @@ class Registry:
                 )
                 if vec is not None:
                     db.execute("INSERT INTO article_vectors VALUES (?, ?)", (article.id, vec))
+
+    def version(self, article_id: str) -> int:
+        rows = self._query("SELECT version FROM articles WHERE id = ?", (article_id,))
+        return rows[0][0] if rows else 0
+
+    # ---- feeds ---------------------------------------------------------------------
+    def feed_states(self) -> list[FeedState]:
+        """Every feed polled so far, by URL."""
+        rows = self._query("SELECT url, title, etag, last_modified, polled_at, status FROM feeds ORDER BY url")
+        return [FeedState(*r) for r in rows]
+
+    def feed_state(self, url: str) -> FeedState | None:
+        return next((f for f in self.feed_states() if f.url == url), None)
+
+    def feed_fingerprints(self, feed_url: str) -> dict[str, str]:
+        """Entry key → fingerprint as last read, for the entries whose article is still stored."""
+        rows = self._query(
+            "SELECT e.key, e.fingerprint FROM feed_entries e JOIN articles a ON a.key = e.key WHERE e.feed_url = ?",
+            (feed_url,),
+        )
+        return dict(rows)
+
+    def record_feed(self, state: FeedState, fingerprints: dict[str, str] | None = None) -> None:
+        """Save a feed's poll state and (when it was read) its stored entries' fingerprints."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feeds VALUES (?,?,?,?,?,?)",
+                (state.url, state.title, state.etag, state.last_modified, state.polled_at, state.status),
+            )
+            if fingerprints:
+                db.executemany(
+                    "INSERT OR REPLACE INTO feed_entries VALUES (?,?,?)",
+                    [(state.url, k, fp) for k, fp in fingerprints.items()],
+                )
 
     def delete(self, article_id: str) -> bool:
         with self.transaction() as db:

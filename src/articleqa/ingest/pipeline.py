@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..index.store import Store
-from ..types import Article, Chunk
+from ..types import Article, Chunk, FeedState
 from .chunking import chunk_article
+from .feeds import FeedOptions
 from .readers import ReadResult, content_hash, is_url, read_paths
 
 # How many chunks to embed in one go: amortises batching across small articles
@@ -30,15 +32,18 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
     orphans_swept: int = 0
     seconds: float = 0.0
+    not_modified: list[str] = field(default_factory=list)  # feeds that answered 304 (nothing to do)
+    feeds: list[FeedState] = field(default_factory=list)  # each feed read, as recorded
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def summary(self) -> str:
+        n304 = f", {len(self.not_modified)} feeds not modified" if self.not_modified else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {self.chunks} chunks embedded, {len(self.errors)} failed "
+            f"{len(self.removed)} removed, {self.chunks} chunks embedded, {len(self.errors)} failed{n304} "
             f"in {self.seconds:.1f}s"
         )
 
@@ -49,19 +54,67 @@ def ingest(
     sync: bool = False,
     progress: Progress | None = None,
     articles: list[Article] | None = None,
+    conditional: bool = False,
+    require_feed: bool = False,
 ) -> IngestReport:
-    """Ingest files/folders (and/or ready-made ``articles``) into ``store``.
+    """Ingest files/folders/URLs (and/or ready-made ``articles``) into ``store``.
+
+    A URL may be a feed (RSS, Atom): each entry is an article (ingest/feeds.py), and the
+    feed's poll is recorded. ``conditional``: a GET with the feed's last ETag/Last-Modified;
+    ``require_feed``: a URL that isn't a feed is an error (``watch``).
 
     Unchanged articles (same key, same content hash) cost nothing. An `Article` given without
     a ``key`` is identified by its id. With ``sync``, articles previously ingested from under
     a given folder whose file is gone are removed.
     """
     t0 = time.perf_counter()
-    read = read_paths(paths, store.cfg.max_file_mb)  # reading needs no lock: done before taking it
+    reg = store.registry
+    urls = [str(p) for p in paths if is_url(p)]
+    known_feeds = {f.url: f for f in reg.feed_states() if f.url in urls} if urls else {}
+    web = FeedOptions.from_config(
+        store.cfg, states=known_feeds if conditional else {}, known=reg.feed_fingerprints, require_feed=require_feed
+    )
+    read = read_paths(paths, store.cfg.max_file_mb, web)  # reading needs no lock: done before taking it
     with store.writing():  # one writer at a time, across processes
         report = _store_all(store, paths, read, articles, sync, progress)
+        _record_feeds(store, read, known_feeds, report, polled=require_feed)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def poll_feeds(store: Store, urls: list[str], progress: Progress | None = None) -> list[tuple[str, IngestReport]]:
+    """One poll of each feed (``articleqa watch``): a conditional GET, new entries added, edited
+    ones replaced in place (their version counted), entries gone from the feed kept."""
+    return [(u, ingest(store, [u], progress=progress, conditional=True, require_feed=True)) for u in urls]
+
+
+def _record_feeds(
+    store: Store, read: ReadResult, known: dict[str, FeedState], report: IngestReport, polled: bool
+) -> None:
+    """Remember each feed's poll (ETag, Last-Modified, time, status) and its entries as read;
+    a feed that failed this time (one known already, or any when ``polled``) keeps its ETag,
+    with the error as its status."""
+    reg = store.registry
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for fr in read.feeds:
+        old = known.get(fr.url)
+        ids = [a.id for k in fr.skipped if (a := reg.article_by_key(k))]
+        report.unchanged += [i for i in ids if i not in report.unchanged]
+        if fr.not_modified:
+            report.not_modified.append(fr.url)
+        state = FeedState(fr.url, fr.title or (old.title if old else ""), fr.etag or (old.etag if old else ""),
+                          fr.last_modified or (old.last_modified if old else ""), now, fr.status)  # fmt: skip
+        if fr.not_modified and old:
+            state.etag, state.last_modified = old.etag, old.last_modified
+        reg.record_feed(state, {k: fp for k, fp in fr.fingerprints.items() if reg.article_by_key(k)})
+        report.feeds.append(state)
+    read_urls = {fr.url for fr in read.feeds}
+    for e in read.errors:
+        old = known.get(e.path) or (FeedState(e.path) if polled and is_url(e.path) else None)
+        if old and e.path not in read_urls:
+            state = FeedState(old.url, old.title, old.etag, old.last_modified, now, f"error: {e.reason}")
+            reg.record_feed(state)
+            report.feeds.append(state)
 
 
 def _store_all(

@@ -12,8 +12,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..types import Article
+
+if TYPE_CHECKING:
+    from .feeds import FeedOptions, FeedRead
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 
@@ -26,11 +30,23 @@ class ReadError(Exception):
         self.path, self.reason = path, reason
 
 
+class _EntryError(ReadError):
+    """A feed entry that could not be read: its message is already whole."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+        self.path, self.reason = message.split(": ", 1)[0], message
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 @dataclass
 class ReadResult:
     articles: list[Article] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
+    feeds: list[FeedRead] = field(default_factory=list)  # each feed URL read (ingest/feeds.py)
 
 
 def slugify(text: str, max_len: int = 60) -> str:
@@ -66,14 +82,24 @@ def expand_paths(paths: list[str | Path], skipped: list[str] | None = None) -> I
             yield p
 
 
-def read_paths(paths: list[str | Path], max_file_mb: float = 20.0) -> ReadResult:
-    """Read every path; collect articles, warnings and per-file errors."""
+def read_paths(paths: list[str | Path], max_file_mb: float = 20.0, web: FeedOptions | None = None) -> ReadResult:
+    """Read every path; collect articles, warnings and per-file errors. A URL is an article
+    page or a feed (RSS, Atom: one article per entry); ``web`` says how to fetch them."""
+    from .feeds import FeedOptions, read_url
+
     out = ReadResult()
+    web = web or FeedOptions(Fetcher(max_mb=max_file_mb))
     for url in (p for p in paths if is_url(p)):
         try:
-            out.articles.append(fetch_url(str(url), max_file_mb))
+            arts, warns, feed = read_url(str(url), web)
         except ReadError as e:
             out.errors.append(e)
+            continue
+        out.articles.extend(arts)
+        out.warnings.extend(warns)
+        if feed is not None:
+            out.errors.extend(_EntryError(m) for m in feed.errors)
+            out.feeds.append(feed)
     for path in expand_paths(paths, skipped=out.warnings):
         try:
             arts, warns = read_file(path, max_file_mb)
@@ -244,38 +270,100 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_USER_AGENT = "articleqa/0.1 (+article ingestion)"
 
 
-def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0) -> Article:
+@dataclass
+class Response:
+    """A fetched document: what `Fetcher.get` returns (304s included)."""
+
+    url: str  # after redirects
+    status: int
+    ctype: str  # media type, lower case, no parameters
+    body: bytes
+    encoding: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return self.body.decode(self.encoding or "utf-8", errors="replace")
+
+
+@dataclass
+class Fetcher:
+    """HTTP GET with a timeout (each read, and the whole download), a size cap and a delay
+    between two requests to the same host (``host_delay`` seconds)."""
+
+    max_mb: float = 20.0
+    timeout: float = 20.0
+    host_delay: float = 0.0
+    _last: dict[str, float] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_config(cls, cfg) -> Fetcher:
+        return cls(max_mb=cfg.max_file_mb, timeout=cfg.fetch_timeout, host_delay=cfg.fetch_host_delay)
+
+    def _wait_for_host(self, url: str) -> None:
+        import time
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).netloc.lower()
+        if self.host_delay > 0 and host in self._last:
+            pause = self._last[host] + self.host_delay - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        self._last[host] = time.monotonic()
+
+    def get(self, url: str, headers: dict[str, str] | None = None, what: str = "page") -> Response:
+        """GET ``url``; raises `ReadError` for HTTP errors (>= 400), timeouts, redirect loops,
+        a body over the size cap and connection failures. A 304 comes back with no body."""
+        import time
+
+        import httpx
+
+        cap = int(self.max_mb * 1024 * 1024)
+        too_big = f"{what} is over the {self.max_mb:g} MB limit (max_file_mb)"
+        self._wait_for_host(url)
+        deadline = time.monotonic() + 3 * self.timeout  # a server trickling bytes can't hold us forever
+        try:
+            with httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=10) as client, \
+                    client.stream("GET", url, headers={"User-Agent": _USER_AGENT, **(headers or {})}) as r:  # fmt: skip
+                if r.status_code >= 400:
+                    raise ReadError(url, f"HTTP {r.status_code} {r.reason_phrase}")
+                ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
+                if int(r.headers.get("content-length") or 0) > cap:
+                    raise ReadError(url, too_big)
+                body = bytearray()
+                if r.status_code != 304:
+                    for part in r.iter_bytes():
+                        body += part
+                        if len(body) > cap:
+                            raise ReadError(url, too_big)
+                        if time.monotonic() > deadline:
+                            raise ReadError(url, f"timed out: the {what} took over {3 * self.timeout:g}s to download")
+                return Response(str(r.url), r.status_code, ctype, bytes(body), r.encoding or "utf-8", dict(r.headers))
+        except httpx.TooManyRedirects as e:
+            raise ReadError(url, "redirect loop: more than 10 redirects") from e
+        except httpx.TimeoutException as e:
+            raise ReadError(url, f"timed out after {self.timeout:g}s") from e
+        except httpx.HTTPError as e:
+            raise ReadError(url, f"cannot fetch: {e}") from e
+
+
+def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0, fetcher: Fetcher | None = None) -> Article:
     """Fetch an article page with httpx (timeouts, size cap, content-type check) and extract it."""
-    import httpx
+    r = (fetcher or Fetcher(max_mb=max_file_mb, timeout=timeout)).get(url)
+    if r.ctype not in _HTML_TYPES and r.ctype != "text/plain":
+        raise ReadError(url, f"unsupported content type '{r.ctype or '(none)'}'; expected an HTML page")
+    return article_from_response(url, r)
 
-    cap = int(max_file_mb * 1024 * 1024)
-    try:
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
-                          headers={"User-Agent": "articleqa/0.1 (+article ingestion)"}) as r:  # fmt: skip
-            if r.status_code >= 400:
-                raise ReadError(url, f"HTTP {r.status_code} {r.reason_phrase}")
-            ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype not in _HTML_TYPES and ctype != "text/plain":
-                raise ReadError(url, f"unsupported content type '{ctype or '(none)'}'; expected an HTML page")
-            if int(r.headers.get("content-length") or 0) > cap:
-                raise ReadError(url, f"page is over the {max_file_mb:g} MB limit (max_file_mb)")
-            body = bytearray()
-            for part in r.iter_bytes():
-                body += part
-                if len(body) > cap:
-                    raise ReadError(url, f"page is over the {max_file_mb:g} MB limit (max_file_mb)")
-            encoding = r.encoding or "utf-8"
-    except httpx.TimeoutException as e:
-        raise ReadError(url, f"timed out after {timeout:g}s") from e
-    except httpx.HTTPError as e:
-        raise ReadError(url, f"cannot fetch: {e}") from e
-    text = bytes(body).decode(encoding, errors="replace")
+
+def article_from_response(url: str, r: Response) -> Article:
+    """The article of a fetched HTML (or plain text) page."""
+    text = r.text()
     if not text.strip():
         raise ReadError(url, "page is empty")
     slug = slugify(url.split("://", 1)[1].rstrip("/").rsplit("/", 1)[-1] or url.split("://", 1)[1])
-    if ctype == "text/plain":
+    if r.ctype == "text/plain":
         art = _plain_article(text.replace("\r\n", "\n"), url, slug)
         art.url = url
     else:
