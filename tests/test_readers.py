@@ -117,3 +117,21 @@ def test_malformed_json_message_says_at_once(tmp_path):
     p.write_text(json.dumps({"text": "A story."}) + '\n"unterminated\n', encoding="utf-8")
     _, warns = read_file(p)
     assert warns == [f"{p}:2: malformed JSON (Unterminated string starting at column 1); line skipped"]
+
+
+@pytest.mark.parametrize(
+    ("head", "date", "source"),
+    [
+        ("TOKYO, Dec 5 (Reuters) - Japan's prime minister met Vietnam's leaders.", "", "Reuters"),
+        ("HANOI, December 5, 2024 (VNA) – Vietnam and Japan signed an agreement.", "2024-12-05", "VNA"),
+        ("DA NANG, Vietnam, Sept. 30, 2023 - Typhoon warnings were lifted.", "2023-09-30", ""),
+        ("Ports reopen\nHAIPHONG, Feb 29, 2023 (Reuters) - Not a real day.", "", "Reuters"),
+        ("The minister said on Dec 5, 2024 - in Hanoi - that talks went well.", "", ""),
+    ],
+)
+def test_txt_dateline_dates_only_with_a_year(tmp_path, head, date, source):
+    p = tmp_path / "story.txt"
+    p.write_text(head + "\nMore of the story follows here.", encoding="utf-8")
+    (art,), _ = read_file(p)
+    assert art.published_at == date and art.source == source
+    assert art.text.startswith(head.split("\n")[0])  # the dateline text stays in the article

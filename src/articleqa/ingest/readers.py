@@ -184,10 +184,40 @@ def _credit_line(text: str) -> str:
     return ""
 
 
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+# "TOKYO, Dec 5 (Reuters) -", "HANOI, December 5, 2024 (VNA) –", "WASHINGTON (AP) —" has no date.
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.'’ -]{1,30})?,\s+"
+    r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(?P<day>\d{1,2})"
+    r"(?:,?\s+(?P<year>\d{4}))?\s*(?:\((?P<credit>[^)]{1,40})\))?\s*[-–—]",
+    re.M,
+)
+
+
+def dateline(text: str) -> tuple[str, str]:
+    """(ISO date, credit) from a news dateline in the first lines of a text: the date only
+    when the dateline carries a year (a file's year is otherwise unknown), else ""."""
+    from datetime import date
+
+    head = "\n".join(text.lstrip().split("\n")[:4])
+    m = _DATELINE.search(head)
+    if not m:
+        return "", ""
+    day = ""
+    if m["year"]:
+        try:
+            day = date(int(m["year"]), _MONTHS[m["month"][:3].lower()], int(m["day"])).isoformat()
+        except ValueError:
+            day = ""
+    return day, (m["credit"] or "").strip()
+
+
 def _plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Article:
+    day, credit = ("", "") if markdown else dateline(text)
     return Article(
-        id=id_, text=text, title=_first_line_title(text, markdown), source=_credit_line(text), key=key
-    )
+        id=id_, text=text, title=_first_line_title(text, markdown), source=_credit_line(text) or credit,
+        key=key, published_at=day,
+    )  # fmt: skip
 
 
 def parse_html(html: str, key: str, fallback_id: str, url: str = "") -> Article:
