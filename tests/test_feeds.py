@@ -4,6 +4,9 @@ polls, with real fetching, embedding and retrieval."""
 from __future__ import annotations
 
 import http.server
+import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -297,3 +300,30 @@ def test_per_host_delay_between_page_fetches(tmp_path, embedder, site):
     qa.ingest([site.url("/feed.xml")])
     times = [t for _, _, t in site.requests]
     assert len(times) == 3 and all(b - a >= 0.39 for a, b in zip(times, times[1:], strict=False))
+
+
+def _cli(*args: str, data_dir) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ARTICLEQA_DATA_DIR=str(data_dir), ARTICLEQA_FETCH_HOST_DELAY="0", COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "articleqa.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+
+
+def test_cli_watch_once_then_not_modified_and_list_shows_versions(tmp_path, site):
+    two_entries(site)
+    url = site.url("/feed.xml")
+    r = _cli("watch", url, "--once", data_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"poll 1: {url}" in r.stderr
+    assert f"{url}: 2 added, 0 updated, 0 unchanged" in r.stdout and "poll 1: 2 added" in r.stdout
+    site.page("/b.html", "Ferry strike", "Ferry crews in Danang ended their strike on Thursday.")
+    site.rss("/feed.xml", [{"guid": "gz-2", "title": "Ferry strike ends", "link": site.url("/b.html"),
+                            "pubDate": "Fri, 06 Dec 2024 08:00:00 +0700"}], etag='"v2"')  # fmt: skip
+    r = _cli("watch", url, site.url("/missing.xml"), "--once", "--every", "1h", data_dir=tmp_path)
+    assert r.returncode == 1
+    assert f"{url}: 0 added, 1 updated" in r.stdout
+    assert f"error: {site.url('/missing.xml')}: HTTP 404 Not Found" in r.stderr
+    r = _cli("list", data_dir=tmp_path)
+    row = next(ln for ln in r.stdout.splitlines() if "b-html" in ln)
+    assert "Ferry strike ends" in row and " 2 " in row
+    r = _cli("watch", url, "--every", "15x", data_dir=tmp_path)
+    assert r.returncode == 2 and "--every '15x' is not an interval" in r.stderr

@@ -1,4 +1,4 @@
-"""The `articleqa` command line: ingest, ask, chat, list, remove, eval, serve."""
+"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve."""
 
 from __future__ import annotations
 
@@ -122,7 +122,9 @@ class _ProgressLines:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="Files (.txt .md .html .jsonl), folders or http(s) URLs")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files (.txt .md .html .jsonl), folders, http(s) URLs or RSS/Atom feed URLs")
+    ],
     data_dir: DataDir = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or lines, no summary")] = False,
@@ -161,6 +163,67 @@ def _ingest_with_bar(qa: Assistant, paths: list[str], sync: bool) -> IngestRepor
                        rate=f"{done / el:.1f} art/s, {chunks / el:.1f} chunks/s")  # fmt: skip
 
         return qa.ingest(paths, sync=sync, progress=on_progress)
+
+
+_EVERY = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d)?")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(every: str) -> float:
+    """``--every``: "15m", "30s", "1h", "1d" or plain seconds; at least 1 s."""
+    m = _EVERY.fullmatch(every.strip().lower())
+    if not m or float(m[1]) * _UNIT[m[2] or "s"] < 1:
+        _fail(f"--every '{every}' is not an interval; use e.g. 30s, 15m, 1h or 1d (at least 1s)")
+    return float(m[1]) * _UNIT[m[2] or "s"]
+
+
+@app.command()
+def watch(
+    urls: Annotated[list[str], typer.Argument(help="RSS or Atom feed URLs")],
+    every: Annotated[str, typer.Option("--every", help="Time between polls: 30s, 15m, 1h, 1d")] = "15m",
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit (for cron)")] = False,
+    data_dir: DataDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors")] = False,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Keep the collection in sync with feeds: new entries added, edited ones replaced (their
+    version counted), entries gone from a feed kept. Conditional GETs (ETag, Last-Modified).
+    With --once, exit code 1 if any feed or entry failed."""
+    interval = _seconds(every)
+    for u in urls:
+        if not u.lower().startswith(("http://", "https://")):
+            _fail(f"'{u}' is not an http(s) feed URL")
+    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    n = 0
+    try:
+        while True:
+            n += 1
+            started = time.monotonic()
+            totals = IngestReport()
+            for url in urls:
+                if not quiet:
+                    err.print(f"poll {n}: {escape(url)} …", highlight=False)
+                ((_, report),) = qa.poll_feeds([url])
+                for w in report.warnings:
+                    err.print(f"[yellow]warning:[/] {escape(w)}")
+                for e in report.errors:
+                    err.print(f"[red]error:[/] {escape(e)}")
+                if not quiet:
+                    line = "not modified" if report.not_modified else report.summary()
+                    console.print(f"{escape(url)}: {line}", highlight=False, soft_wrap=True)
+                for name in ("added", "updated", "unchanged", "errors", "not_modified"):
+                    getattr(totals, name).extend(getattr(report, name))
+                totals.chunks += report.chunks
+            totals.seconds = time.monotonic() - started
+            if not quiet:
+                nxt = "" if once else f"; next poll in {every}"
+                console.print(f"[bold]poll {n}:[/] {totals.summary()}{nxt}", highlight=False)
+            if once:
+                raise typer.Exit(0 if totals.ok else 1)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 def _print_answer(ans: Answer) -> None:
@@ -267,11 +330,11 @@ def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Optio
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     t = Table(title=f"{len(rows)} articles")
-    for col in ("id", "title", "source", "published", "chunks", "group"):
+    for col in ("id", "title", "source", "published", "chunks", "version", "group"):
         t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(r["id"], escape(r["title"]), escape(r["source"] or "—"), r["published_at"] or "—",
-                  str(r["chunks"]), r["group_id"] or "")  # fmt: skip
+                  str(r["chunks"]), str(r["version"]), r["group_id"] or "")  # fmt: skip
     console.print(t)
 
 
