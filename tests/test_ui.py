@@ -20,6 +20,7 @@ from articleqa.ui import app as ui
 from articleqa.ui import chat, library, render
 
 from .conftest import ROOT, SAMPLES
+from .test_feeds import site  # noqa: F401  (the local feed site fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -637,3 +638,31 @@ def test_deleting_the_articles_of_a_jsonl_upload_removes_its_copy_with_the_last(
     copy = library.uploads_dir(fresh_qa) / "feed.jsonl"
     assert library.delete_article(fresh_qa, "f1") and copy.exists()
     assert library.delete_article(fresh_qa, "f2") and not copy.exists()
+
+
+def test_browser_add_a_feed_then_poll_it_shows_versions_and_last_polled(page, server, site):  # noqa: F811
+    from .test_feeds import two_entries
+
+    two_entries(site)
+    url = site.url("/feed.xml")
+    page.get_by_role("tab", name="Library").click()
+    assert "No feeds yet" in page.inner_text("#aq-feeds")
+    page.fill("#aq-feed-url textarea", url)
+    page.click("#aq-add-feed")
+    page.wait_for_selector("#aq-feed-result .notice.ok")
+    assert f"{url}: 2 added" in page.inner_text("#aq-feed-result")
+    feeds = page.inner_text("#aq-feeds")
+    assert "Harbour Gazette" in feeds and "ok: 2 entries" in feeds and " UTC" in feeds
+    assert "Ferry strike" in page.inner_text("#aq-library")
+
+    site.page("/b.html", "Ferry strike", "Ferry crews in Danang ended their strike on Thursday.")
+    site.rss("/feed.xml", [{"guid": "gz-2", "title": "Ferry strike ends", "link": site.url("/b.html"),
+                            "pubDate": "Fri, 06 Dec 2024 08:00:00 +0700"}], etag='"v2"')  # fmt: skip
+    page.click("#aq-poll-feeds")
+    page.wait_for_selector(f"#aq-feed-result:has-text('{url}: 0 added, 1 updated')")
+    assert "v2" in page.inner_text("#aq-library")
+    page.screenshot(path=str(ARTIFACTS / "ui-feeds.png"))
+    page.fill("#aq-feed-url textarea", "ftp://nope")
+    page.click("#aq-add-feed")
+    page.wait_for_selector("#aq-feed-result .notice.error")
+    assert "'ftp://nope' is not an http(s) feed URL" in page.inner_text("#aq-feed-result")

@@ -231,11 +231,20 @@ def _library_tab(
             pick = gr.Dropdown(views.article_choices(), label="Read or delete an article", value=None)
             delete_btn = gr.Button("Delete article", variant="stop", elem_id="aq-delete")
             delete_out = gr.HTML(js_on_load=None)
+            feed_url = gr.Textbox(label="Add an RSS or Atom feed (URL)", placeholder="https://example.org/feed.xml",
+                                  elem_id="aq-feed-url", max_lines=3)  # fmt: skip
+            with gr.Row():
+                feed_btn = gr.Button("Add feed", elem_id="aq-add-feed")
+                poll_btn = gr.Button("Poll feeds now", elem_id="aq-poll-feeds")
+            feed_out = gr.HTML(elem_id="aq-feed-result", js_on_load=None)
+            feeds = gr.HTML(render.feeds_html(assistant.feeds()), elem_id="aq-feeds", js_on_load=None)
 
     refreshed = [head, lib, pick, outlet]
     handlers = _LibraryHandlers(assistant, views)
     write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write", "api_visibility": "private"}
     ingest_btn.click(handlers.ingest, [files, pick], [ingest_out, files, *refreshed], **write)
+    feed_btn.click(handlers.add_feed, [feed_url, pick], [feed_out, feed_url, feeds, *refreshed], **write)
+    poll_btn.click(handlers.poll_feeds, [pick], [feed_out, feeds, *refreshed], **write)
     confirm = "(id) => (id && confirm('Delete this article from the library and every index?')) ? id : null"
     # First say when nothing is picked; then confirm() and delete (a cancel reaches it as None).
     quick: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
@@ -247,6 +256,7 @@ def _library_tab(
         [pick], [viewer], api_visibility="private", show_progress="hidden",
     )  # fmt: skip
     demo.load(handlers.refresh, None, refreshed, api_visibility="private", show_progress="hidden")
+    demo.load(lambda: render.feeds_html(assistant.feeds()), None, feeds, api_visibility="private", show_progress="hidden")
 
 
 class _LibraryHandlers:
@@ -282,6 +292,29 @@ class _LibraryHandlers:
             kind = "ok" if not errors else "warn" if report.added or report.updated else "error"
             box = render.notice(kind, [report.summary(), *errors, *report.warnings])
         return box, None, *self.refresh(picked)
+
+    def add_feed(self, text: str | None, picked: str | None):
+        results, bad = library.add_feeds(self.qa, text or "")
+        if not results and not bad:
+            return render.notice("info", ["Type a feed URL first."]), gr.skip(), gr.skip(), *self.refresh(picked)
+        box = self._feed_notice(results, bad)
+        keep = "" if results and not bad and all(r.ok for _, r in results) else text
+        return box, keep, render.feeds_html(self.qa.feeds()), *self.refresh(picked)
+
+    def poll_feeds(self, picked: str | None):
+        results = library.poll_all_feeds(self.qa)
+        if not results:
+            return render.notice("info", ["No feeds yet: add one first."]), gr.skip(), *self.refresh(picked)
+        return self._feed_notice(results, []), render.feeds_html(self.qa.feeds()), *self.refresh(picked)
+
+    @staticmethod
+    def _feed_notice(results: list, bad: list[str]) -> str:
+        lines = [f"{url}: {'not modified' if r.not_modified else r.summary()}" for url, r in results]
+        problems = bad + [m for _, r in results for m in r.errors]
+        warnings = [w for _, r in results for w in r.warnings]
+        changed = any(r.added or r.updated or r.not_modified or r.unchanged for _, r in results)
+        kind = "ok" if not problems else "warn" if changed else "error"
+        return render.notice(kind, [*lines, *problems, *warnings] if lines else [*problems])
 
     @staticmethod
     def need_pick(article_id: str | None):

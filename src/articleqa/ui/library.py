@@ -1,4 +1,4 @@
-"""The article library: checking and ingesting uploads, deleting articles."""
+"""The article library: checking and ingesting uploads, adding feeds, deleting articles."""
 
 from __future__ import annotations
 
@@ -123,6 +123,20 @@ def discard_temp_uploads(paths: list[str] | None) -> None:
         if f.parent != root:
             with contextlib.suppress(OSError):
                 f.parent.rmdir()  # the upload's own folder, when nothing else is in it
+
+
+def add_feeds(assistant: Assistant, text: str) -> tuple[list[tuple[str, IngestReport]], list[str]]:
+    """Poll each feed URL of ``text`` (one per line, or separated by spaces) once: its entries
+    are ingested and it joins the feeds shown. Returns the reports, and what was not a URL."""
+    urls = [u for u in re.split(r"[\s,]+", text or "") if u]
+    bad = [f"'{u}' is not an http(s) feed URL" for u in urls if not u.lower().startswith(("http://", "https://"))]
+    good = [u for u in urls if u.lower().startswith(("http://", "https://"))]
+    return (assistant.poll_feeds(good) if good else []), bad
+
+
+def poll_all_feeds(assistant: Assistant) -> list[tuple[str, IngestReport]]:
+    """Poll every feed ingested or polled before (conditional GETs)."""
+    return assistant.poll_feeds([f.url for f in assistant.feeds()])
 
 
 def delete_article(assistant: Assistant, article_id: str) -> bool:

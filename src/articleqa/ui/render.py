@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..types import CITATION_MARKER, Article
+from ..types import CITATION_MARKER, Article, FeedState
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
 FULL_TEXT_CHARS = 40_000  # inline "full article" is windowed around the passage beyond this
@@ -272,7 +272,7 @@ def library_html(rows: list[dict]) -> str:
         dup = "; ".join(esc(t) for t in same) if same else none
         body.append(
             f'<tr><td><div class="lib-title">{esc(r["title"] or r["id"])}</div>'
-            f'<div class="muted small mono">{esc(r["id"])}</div></td>'
+            f'<div class="muted small mono">{esc(r["id"])}{_version(r)}</div></td>'
             f"<td>{esc(r['source']) or none}</td><td>{esc(r['published_at'][:10]) or none}</td>"
             f'<td class="num">{r["chunks"]}</td><td class="num">{r["chars"]:,}</td><td>{dup}</td></tr>'
         )
@@ -280,6 +280,29 @@ def library_html(rows: list[dict]) -> str:
     title = f'<div class="panel-title">Library · {len(rows):,} articles · {n_chunks:,} passages</div>'
     head = "<tr><th>Article</th><th>Outlet</th><th>Date</th><th>Passages</th><th>Characters</th><th>Same story as</th></tr>"
     return f'{title}<table class="aq-table">{head}{"".join(body)}</table>'
+
+
+def _version(r: dict) -> str:
+    v = r.get("version") or 1
+    return f' · <span class="aq-version" title="edited {v - 1}×">v{v}</span>' if v > 1 else ""
+
+
+def feeds_html(feeds: list[FeedState]) -> str:
+    """The feeds ingested or polled, with when each was last polled and how that went."""
+    if not feeds:
+        return '<div class="empty small">No feeds yet: add an RSS or Atom feed URL above.</div>'
+    rows = []
+    for f in feeds:
+        url = safe_url(f.url)
+        link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(f.url)}</a>' if url else esc(f.url)
+        polled = esc(f.polled_at.replace("T", " ").replace("+00:00", " UTC")) or '<span class="muted">—</span>'
+        cls = "aq-feed-error" if f.status.startswith("error") else ""
+        rows.append(
+            f'<tr><td><div class="lib-title">{esc(f.title or f.url)}</div><div class="muted small mono">{link}</div></td>'
+            f'<td class="small">{polled}</td><td class="small {cls}">{esc(f.status)}</td></tr>'
+        )
+    head = "<tr><th>Feed</th><th>Last polled</th><th>Status</th></tr>"
+    return f'<div class="panel-title">Feeds · {len(feeds)}</div><table class="aq-table" id="aq-feeds-table">{head}{"".join(rows)}</table>'
 
 
 def article_html(a: Article | None) -> str:
