@@ -332,16 +332,14 @@ class Fetcher:
     def from_config(cls, cfg) -> Fetcher:
         return cls(max_mb=cfg.max_file_mb, timeout=cfg.fetch_timeout, host_delay=cfg.fetch_host_delay)
 
-    def _wait_for_host(self, url: str) -> None:
+    def _wait_for_host(self, host: str) -> None:
+        """Sleep until ``host_delay`` has passed since the last request to ``host`` ended."""
         import time
-        from urllib.parse import urlsplit
 
-        host = urlsplit(url).netloc.lower()
         if self.host_delay > 0 and host in self._last:
             pause = self._last[host] + self.host_delay - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        self._last[host] = time.monotonic()
 
     def get(self, url: str, headers: dict[str, str] | None = None, what: str = "page") -> Response:
         """GET ``url``; raises `ReadError` for HTTP errors (>= 400), timeouts, redirect loops,
@@ -352,7 +350,10 @@ class Fetcher:
 
         cap = int(self.max_mb * 1024 * 1024)
         too_big = f"{what} is over the {self.max_mb:g} MB limit (max_file_mb)"
-        self._wait_for_host(url)
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).netloc.lower()
+        self._wait_for_host(host)
         deadline = time.monotonic() + 3 * self.timeout  # a server trickling bytes can't hold us forever
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=10) as client, \
@@ -377,6 +378,8 @@ class Fetcher:
             raise ReadError(url, f"timed out after {self.timeout:g}s") from e
         except httpx.HTTPError as e:
             raise ReadError(url, f"cannot fetch: {e}") from e
+        finally:
+            self._last[host] = time.monotonic()
 
 
 def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0, fetcher: Fetcher | None = None) -> Article:
