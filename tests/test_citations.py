@@ -167,3 +167,69 @@ def test_embedder_backs_a_paraphrase(hits, embedder):
     assert_valid(out, hits)
     assert not out.abstained and out.citations[0].text.startswith("Japan expressed sympathy")
     assert validate("Japan sent soldiers to fight the typhoon [2].", hits, embedder=embedder).abstained
+
+
+# ---- issue 15: what capable models write ----------------------------------------------------
+def _dated_hit(aid: str, rank: int, text: str, source: str, date: str) -> Hit:
+    return Hit(Chunk(f"{aid}#0", aid, 0, 0, len(text), text), title=aid, source=source, published_at=date, rank=rank)
+
+
+@pytest.fixture
+def outlets() -> list[Hit]:
+    wire = "The authority expects about 55,000 passengers a day in the first year. The line has 12 stations."
+    ledger = "The Riverside Line should carry 60,000 riders a day once it settles in, officials said on May 14."
+    ARTICLES.update({"wire": wire, "ledger": ledger})
+    return [_dated_hit("wire", 0, wire, "Vellmark Wire", "2026-02-02"),
+            _dated_hit("ledger", 1, ledger, "Orrin Daily Ledger", "2026-03-10")]  # fmt: skip
+
+
+def test_each_clause_is_cited_to_its_own_passage(outlets, embedder):
+    """A comparison across outlets keeps one marker per clause, in place."""
+    raw = ("The Vellmark Wire reported the authority expects about 55,000 passengers a day [1], "
+           "while the Orrin Daily Ledger put it at 60,000 riders a day [2].")  # fmt: skip
+    out = validate(raw, outlets, embedder=embedder)
+    assert_valid(out, outlets)
+    assert "55,000 passengers a day [1], while" in out.text and out.text.endswith("60,000 riders a day. [2]")
+
+
+def test_a_clause_no_passage_backs_is_cut_and_the_rest_kept(outlets, embedder):
+    raw = "The authority expects about 55,000 passengers a day, and the line cost 9 billion crowns [1]."
+    out = validate(raw, outlets, embedder=embedder)
+    assert_valid(out, outlets)
+    assert "55,000 passengers" in out.text and "9 billion" not in out.text
+    assert any(n.action == "trimmed" and "9 billion" in n.claim for n in out.notes)
+
+
+def test_a_count_the_passage_gives_otherwise_is_not_backed_by_another_number(outlets, embedder):
+    """'14 stations' is not backed by a passage that says 12 stations and, elsewhere, May 14."""
+    out = validate("The line has 14 stations [1].", outlets, embedder=embedder)
+    assert out.abstained
+    assert not validate("The line has 12 stations [1].", outlets, embedder=embedder).abstained
+
+
+def test_two_outlets_merged_under_one_marker_are_cited_to_both(outlets, embedder):
+    raw = "Officials expect about 55,000 passengers a day in the first year and 60,000 riders once it settles in [1]."
+    out = validate(raw, outlets, embedder=embedder)
+    assert_valid(out, outlets)
+    assert not out.abstained and {c.article_id for c in out.citations} == {"wire", "ledger"}
+
+
+def test_verdicts_stand_with_their_evidence(outlets, embedder):
+    q = "Did the Ledger expect more riders than the Wire?"
+    out = validate("Yes — the Ledger put it at 60,000 riders a day [2].", outlets, embedder=embedder, question=q)
+    assert out.text.startswith("Yes — ") and out.citations[0].article_id == "ledger"
+    choice = "Which came first, the Wire's forecast or the Ledger's?"
+    out = validate("The Wire's forecast came first. The authority expects about 55,000 passengers a day [1].",
+                   outlets, embedder=embedder, question=choice)  # fmt: skip
+    assert out.text.startswith("The Wire's forecast came first — the authority expects") and len(out.citations) == 1
+    # A verdict without supported evidence goes with it.
+    assert validate("Yes. The line cost 9 billion crowns [1].", outlets, embedder=embedder, question=q).abstained
+
+
+def test_an_outlet_and_a_date_the_passage_carries_may_be_named(outlets, embedder):
+    """The outlet and date come from the passage's labels, not its text."""
+    out = validate("On 2 February the Vellmark Wire reported that the authority expects about 55,000 passengers a day [1].",
+                   outlets, embedder=embedder)  # fmt: skip
+    assert not out.abstained
+    assert validate("The Saltby Times reported that the authority expects about 55,000 passengers a day [1].",
+                    outlets, embedder=embedder).abstained  # fmt: skip

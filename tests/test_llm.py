@@ -165,7 +165,8 @@ def local_qa(injected_dir):
 def test_openai_backend_through_a_real_server(server_qa):
     ans = server_qa.ask(STORM_Q)
     assert ans.backend == "openai" and ans.question == STORM_Q
-    assert len(ans.hits) <= LLM["llm_top_k"]
+    # The hits shown, each with at most half as many copies from other outlets in all.
+    assert len(ans.hits) <= LLM["llm_top_k"] + LLM["llm_top_k"] // 2
     assert_valid(ans, server_qa)
     if not ans.abstained:
         assert ans.citations

@@ -10,11 +10,11 @@ answer is a positive; negatives are the sentences of the same paragraph that sha
 question's words most (hard negatives), the answer sentence with its answer swapped for
 another figure, year or name (near misses), headings, captions, profile lines and
 navigation trails made of the question's own words (echoes), the sentence holding an
-unanswerable question's plausible answer, the sentence of another paragraph of the same
-article that shares the question's words most (on the topic, without the asked fact), and a
-sentence of another article. ``--news`` adds the question sets written for articleqa over
-made-up news (``train/data/news_train_*.jsonl``: paraphrased, long multi-clause, near-miss,
-echo, multi-article questions; see ``news_pairs``), repeated ``--news-repeat`` times. Seeded;
+unanswerable question's plausible answer, and a sentence of another article. ``--siblings``
+adds the sentence of another paragraph of the same article that shares the question's words
+most; ``--news`` adds pairs from the question sets written for articleqa over made-up news
+(``train/data/news_train_*.jsonl``: paraphrased, long multi-clause, near-miss, echo,
+multi-article questions; see ``news_pairs``), repeated ``--news-repeat`` times. Seeded;
 checkpoints every ``--save-every`` steps and resumes from the last one; writes
 ``model.onnx``, ``model-int8.onnx`` and ``metrics.json`` into ``--out``.
 """
@@ -91,7 +91,7 @@ def _near_miss(question: str, sentence: str, answer: str, others: list[str], rng
     return sentence[: m.start()] + new + sentence[m.end() :]
 
 
-def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None) -> list[Pair]:
+def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None, siblings: bool = False) -> list[Pair]:
     """Training pairs from a SQuAD 2.0 file (see the module docstring)."""
     data = json.loads(squad_path.read_text(encoding="utf-8"))["data"]
     all_sents = [(i, s) for i, art in enumerate(data) for p in art["paragraphs"] for _, _, s in _sentences(p["context"])]
@@ -118,7 +118,7 @@ def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None
         elif holder is not None:  # unanswerable: the sentence with the plausible answer
             out.append(Pair(q, holder[2], 0.0, "plausible"))
         out += [Pair(q, s, 0.0, "same_passage") for s in ranked[:2]]
-        sibling = _sibling(q, q_terms, data[i], para, [a["text"] for a in gold], idf)
+        sibling = _sibling(q, q_terms, data[i], para, [a["text"] for a in gold], idf) if siblings else None
         if sibling:
             out.append(Pair(q, sibling, 0.0, "same_article"))
         out.append(Pair(q, _echo(q, rng), 0.0, "echo"))
@@ -205,11 +205,12 @@ def train(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = pairs(Path(args.squad), rng, args.max_questions)
+    data = pairs(Path(args.squad), rng, args.max_questions, args.siblings)
     for prefix in args.news:
         news = news_pairs(Path(f"{prefix}_corpus.jsonl"), Path(f"{prefix}_questions.jsonl"), rng)
         data += news * args.news_repeat
-    rng.shuffle(data)
+    if args.news:  # (without --news the pairs stay in the order the shipped model was trained on)
+        rng.shuffle(data)
     kinds: dict[str, int] = {}
     for p in data:
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
@@ -281,6 +282,8 @@ def main() -> None:
     p.add_argument("--news", action="append", default=[], metavar="PREFIX",
                    help="a written question set: PREFIX_corpus.jsonl + PREFIX_questions.jsonl (repeatable)")
     p.add_argument("--news-repeat", type=int, default=3, help="times each news pair is seen per epoch")
+    p.add_argument("--siblings", action="store_true",
+                   help="add same-article negatives (another paragraph's sentence on the topic, without the asked fact)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-5)

@@ -280,21 +280,41 @@ _ATTRIBUTION = frozenset(
 )  # fmt: skip
 
 
-def _counted(ws: list[str]) -> dict[str, set[str]]:
-    """What each counted thing is counted as: "12 stations" -> {"station": {"12"}}."""
+_MONTHS = "january february march april may june july august september october november december".split()
+_MONTH_TERMS = frozenset(terms(" ".join(_MONTHS)))
+
+
+_COUNT = re.compile(r"(?<![\w.,])(\d[\d,.]*\d|\d)\s+([^\W\d_]+)")
+_DATED = re.compile(rf"\b(?:{'|'.join(_MONTHS)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(_MONTHS)})\b", re.I)
+
+
+def _counted(text: str) -> dict[str, set[str]]:
+    """What each counted thing is counted as: "12 stations" -> {"station": {"12"}} (a number
+    directly followed by a word: not "71, killed", not "2 February", not "140 km")."""
     out: dict[str, set[str]] = {}
-    for a, b in zip(ws, ws[1:], strict=False):
-        t = term(b)
-        if a[0].isdigit() and t and not t[0].isdigit():
-            out.setdefault(t, set()).add(a)
+    for m in _COUNT.finditer(text):
+        t = term(m.group(2))
+        if t and len(t) >= 3 and t not in _MONTH_TERMS:
+            out.setdefault(t, set()).add(m.group(1))
     return out
 
 
-def _counts_differ(claim: list[str], passage: list[str]) -> bool:
-    """Does the claim count something ("14 stations") that the passage counts otherwise
-    ("12 stations")? A number it merely also states ("May 14") does not back it."""
-    said = _counted(passage)
-    return any(t in said and not nums & said[t] for t, nums in _counted(claim).items())
+def _counts_differ(claim: str, passage: str) -> bool:
+    """Does the claim count something ("14 stations") that the passage counts otherwise ("12
+    stations"), or state a count whose number the passage gives only as a day ("May 14")?"""
+    said, there = _counted(passage), set(terms(passage))
+    days = {d for m in _DATED.finditer(passage) for d in m.groups() if d}
+    stated = set(words(passage))
+
+    def only_a_date(n: str) -> bool:  # "14" of "May 14" is no count of stations
+        return n in days and passage.count(n) == sum(m.group(0).count(n) for m in _DATED.finditer(passage))
+
+    for t, nums in _counted(claim).items():
+        if t in said and not nums & said[t]:
+            return True  # counted otherwise
+        if t not in there and all(n not in stated or only_a_date(n) for n in nums):
+            return True  # the number is there only as a date
+    return False
 
 
 
@@ -311,7 +331,6 @@ class Support:
     end: int = 0
 
 
-_MONTHS = "january february march april may june july august september october november december".split()
 
 
 def _meta_words(hit: Hit) -> list[str]:
@@ -437,7 +456,7 @@ def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarra
     said = [w for x in window for w in words(p.sentences[x][2])]
     numbers = {w for w in said if w[0].isdigit()} | p.meta_numbers
     if (
-        _counts_differ(words(claim), said)  # counts a thing otherwise than the passage
+        _counts_differ(claim, " ".join(p.sentences[x][2] for x in window))  # counts a thing otherwise
         or (lex < LEX_FLOOR and score < MEANING_COS)
         or p.injected_only & set(c_terms)  # echoes an instruction planted in the article
         or any(t[0].isdigit() and t not in numbers for t in words(claim))  # a number it doesn't state
