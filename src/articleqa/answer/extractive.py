@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 
 from ..config import Config
 from ..index.store import Store
@@ -26,6 +27,9 @@ PART_COVERAGE = 0.3  # least coverage of a question part for its own sentence
 # A sentence in another copy of the story states the same fact when it holds this IDF share
 # of the answer sentence's terms.
 CORROBORATION = 0.5
+# "Latest" questions: sentences scoring at least this share of the best one's answer it too,
+# and the newest report among them is quoted (news_dated.jsonl, type "latest").
+LATEST_RATIO = 0.8
 
 
 class ExtractiveAnswerer:
@@ -46,6 +50,8 @@ class ExtractiveAnswerer:
         confidence = self.evidence.confidence(question, scored)
         if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
+        if asks_latest(question):
+            return self._latest(question, scored, confidence, retrieved)
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
         parts = [f"{quote(s.text)} [{c.n}]" for s, c in zip(chosen, citations, strict=True)]
@@ -57,6 +63,24 @@ class ExtractiveAnswerer:
         """The candidate sentences in the order the answer takes them (its confidence judges
         the first)."""
         return prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
+
+    def _latest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"What is the latest on ...": of the sentences that answer about as well as the best,
+        the newest report's, "As of <date>", with what the oldest such report said before."""
+        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at]
+        if not close:
+            close = scored[:1]
+        newest = max(close, key=lambda s: (s.hit.published_at, s.score))
+        older = [s for s in close if s.hit.published_at and s.hit.published_at < newest.hit.published_at
+                 and s.hit.chunk.article_id != newest.hit.chunk.article_id]  # fmt: skip
+        citations = [cite(1, newest.hit, newest.start, newest.end)]
+        when = f"As of {day(newest.hit.published_at)}, " if newest.hit.published_at else ""
+        text = f"{when}{_outlet(newest.hit)} reported: {quote(newest.text)} [1]"
+        if older:
+            first = min(older, key=lambda s: (s.hit.published_at, -s.score))
+            citations.append(cite(2, first.hit, first.start, first.end))
+            text += f" Earlier ({day(first.hit.published_at)}), {_outlet(first.hit)} said: {quote(first.text)} [2]"
+        return Answer(question, text, False, citations, retrieved.hits, confidence, self.name)
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
         """The sentences to quote: the best, the best for a part it misses, close runners-up;
@@ -102,6 +126,22 @@ class ExtractiveAnswerer:
         differ = len({frozenset(_figures(c.text)) for _, cs in outlets.values() for c in cs}) > 1
         verb = "Reported, with different details, by" if differ else "Reported by"
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
+
+
+_LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I)
+
+
+def asks_latest(question: str) -> bool:
+    """Does the question ask for the current state of a developing story?"""
+    return bool(_LATEST.search(question))
+
+
+def day(iso: str) -> str:
+    """``2026-05-23`` as "23 May 2026" (a partial date as given)."""
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%-d %B %Y")
+    except ValueError:
+        return iso
 
 
 def not_said(scored: list[Scored], history: list[dict] | None) -> list[Scored]:
