@@ -1,12 +1,17 @@
 """Retrieval: the question embedded once, BM25 and vector search fused by reciprocal rank
-(RRF), a rerank by question coverage, copies of one story collapsed, and for a two-part
-question the best passages of each part added."""
+(RRF), a rerank by question coverage, copies of one story collapsed, for a two-part
+question the best passages of each part added, and for a question naming outlets of the
+collection those outlets' passages only (one named) or in turn (several)."""
 
 from __future__ import annotations
+
+import math
+from dataclasses import replace
 
 import numpy as np
 
 from .index.store import Store
+from .outlets import named_outlets
 from .text import coverage, passage_terms, question_parts, terms
 from .types import Filters, Hit, Retrieved
 
@@ -14,6 +19,7 @@ from .types import Filters, Hit, Retrieved
 # (see index/dedup.py for the measurements behind the story-level thresholds).
 SAME_PASSAGE_COS = 0.75
 PART_HITS = 2  # passages retrieved for each part of a two-part question
+OUTLET_HITS = 2  # at least this many passages for each outlet a question names
 
 
 def retrieve(
@@ -23,14 +29,30 @@ def retrieve(
     filters: Filters | None = None,
     *,
     expand_parts: bool = False,
+    outlet_aware: bool = False,
 ) -> Retrieved:
     """The ``top_k`` best chunks for ``question`` and the question vector used.
 
     With ``expand_parts``, a question with two parts ("Which X ..., and which Y ...?") also
     gets each part's ``PART_HITS`` best passages that aren't already there, ranked after them.
+
+    With ``outlet_aware`` and no ``sources`` in ``filters``, the collection's outlets that the
+    question names (`outlets.named_outlets`: "according to the Ledger", "theverge.com") decide
+    where to look: one named outlet → only its passages; several → each outlet searched on
+    its own for an equal share of ``top_k`` (at least ``OUTLET_HITS``), taken in turn, so a
+    comparison has passages of every outlet it names. Names of outlets the collection
+    doesn't hold change nothing.
     """
     qvec = store.embedder.embed([question])[0]
-    hits = search(store, question, qvec, top_k, filters)
+    named: list[str] = []
+    if outlet_aware and not (filters and filters.sources):
+        named = named_outlets(question, store.outlets())
+    if named:
+        filters = replace(filters or Filters(), sources=named)
+    if len(named) > 1:
+        hits = _balanced(store, question, qvec, top_k, filters, named)
+    else:
+        hits = search(store, question, qvec, top_k, filters)
     parts = question_parts(question) if expand_parts else [question]
     if len(parts) == 2:
         have = {h.chunk.id for h in hits}
@@ -42,6 +64,27 @@ def retrieve(
                     _set_rank(h, len(hits))
                     hits.append(h)
     return Retrieved(question, hits, qvec)
+
+
+def _balanced(
+    store: Store, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters, outlets: list[str]
+) -> list[Hit]:
+    """Each outlet's best passages searched separately, then interleaved (the best of each
+    outlet, then the second of each, ...): ``max(top_k, OUTLET_HITS * len(outlets))`` in all."""
+    k = top_k or store.cfg.top_k
+    each = max(OUTLET_HITS, math.ceil(k / len(outlets)))
+    lists = [search(store, question, qvec, each, replace(filters, sources=[o])) for o in outlets]
+    out: list[Hit] = []
+    seen: set[str] = set()
+    for i in range(each):
+        for hs in lists:
+            if i < len(hs) and hs[i].chunk.id not in seen:
+                seen.add(hs[i].chunk.id)
+                out.append(hs[i])
+    out = out[: max(k, OUTLET_HITS * len(outlets))]
+    for rank, h in enumerate(out):
+        _set_rank(h, rank)
+    return out
 
 
 def search(

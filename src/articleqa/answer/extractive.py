@@ -5,7 +5,8 @@ one, plus a runner-up when it scores almost as well (and, for a two-part questio
 sentence for the part the first misses). Its confidence decides abstention against
 ``cfg.abstain_threshold``, which is calibrated on held-out data (eval/calibrate.py), not
 guessed. When copies of the story from other outlets state the same fact, the answer names
-every outlet.
+every outlet; when the question names several outlets of the collection ("How did the
+Ledger and the Wire differ ..."), it quotes each one's best sentence.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date
 
 from ..config import Config
 from ..index.store import Store
+from ..outlets import named_outlets
 from ..text import answer_type, coverage, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
@@ -24,6 +26,9 @@ from .evidence import Evidence, Scored, is_injection, make_evidence
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
 TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
 PART_COVERAGE = 0.3  # least coverage of a question part for its own sentence
+# A named outlet's best sentence is quoted for a question naming several outlets when it
+# scores at least this share of the best sentence.
+OUTLET_RATIO = 0.3
 # A sentence in another copy of the story states the same fact when it holds this IDF share
 # of the answer sentence's terms.
 CORROBORATION = 0.5
@@ -97,6 +102,8 @@ class ExtractiveAnswerer:
             rest = [s for s in scored[1:] if coverage(missed, set(terms(s.text)), idf) >= PART_COVERAGE]
             if rest:
                 chosen.append(max(rest, key=lambda s: coverage(missed, set(terms(s.text)), idf) + s.score))
+        for own in self._other_outlets(question, scored, chosen):
+            chosen.append(own)
         limit = self.cfg.max_answer_sentences
         for s in scored[1:limit]:
             if len(chosen) < limit and s not in chosen and s.score >= SECOND_SENTENCE_RATIO * best.score:
@@ -104,6 +111,26 @@ class ExtractiveAnswerer:
         aid = best.hit.chunk.article_id
         chosen.sort(key=lambda s: (s.hit.rank if s.hit.chunk.article_id != aid else -1, s.start))
         return chosen
+
+    def _other_outlets(self, question: str, scored: list[Scored], chosen: list[Scored]) -> list[Scored]:
+        """For a question naming several outlets of the collection ("How did the Ledger and the
+        Wire differ on ..."), the sentence of each named outlet not yet quoted that says what
+        the best sentence says: the highest score plus likeness to the best sentence (its
+        cosine), among the outlet's sentences scoring at least ``OUTLET_RATIO`` of the best."""
+        named = named_outlets(question, self.store.outlets())
+        if len(named) < 2:
+            return []
+        best = scored[0]
+        out = []
+        for outlet in named:
+            if any(c.hit.source == outlet for c in chosen):
+                continue
+            own = [s for s in scored if s.hit.source == outlet and s.score >= OUTLET_RATIO * best.score]
+            if own:
+                vecs = self.store.sentence_embedder.embed([best.text] + [s.text for s in own])
+                likeness = vecs[1:] @ vecs[0]
+                out.append(max(zip(own, likeness, strict=True), key=lambda t: t[0].score + float(t[1]))[0])
+        return out
 
     def _outlets_note(self, best: Scored, citations: list[Citation], retrieved: Retrieved) -> str:
         """"Reported by VOV [1] and Nikkei [3]." when copies of the story in other outlets state

@@ -156,6 +156,10 @@ class Registry:
         cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars", "origin", "version")
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
+    def sources(self) -> list[str]:
+        """The distinct non-empty outlets (``Article.source``) of the stored articles."""
+        return [r[0] for r in self._query("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY source")]
+
     def article_meta(self, ids: Iterable[str]) -> dict[str, dict]:
         ids = sorted(set(ids))
         if not ids:

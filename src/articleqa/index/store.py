@@ -150,6 +150,15 @@ class Store:
             self.vectors.delete_ids(orphans)
             return len(orphans)
 
+    def outlets(self) -> list[str]:
+        """The collection's distinct outlets, read again only when the registry's generation
+        has moved (any write, here or in another process)."""
+        gen = self.registry.generation
+        cached = self.__dict__.get("_outlets")
+        if cached is None or cached[0] != gen:
+            cached = self._outlets = (gen, self.registry.sources())
+        return cached[1]
+
     def article_meta(self, article_ids: list[str]) -> dict[str, dict]:
         """Title/source/date/url of the given articles (no text), for building hits."""
         return self.registry.article_meta(article_ids)
