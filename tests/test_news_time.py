@@ -38,3 +38,24 @@ def test_the_latest_answer_is_the_newest_report_with_its_date_and_the_earlier_on
     assert newest.published_at == max(c.published_at for c in ans.citations)
     assert earlier and earlier[0].published_at < newest.published_at and "Earlier (" in ans.text
     assert day(newest.published_at) in ans.text
+
+
+def test_first_reports_and_timelines_follow_the_dates(qa):
+    first = qa.ask("Which outlet first reported the opening date of Orrin's Line 4?")
+    assert first.text.startswith("First reported on ") and len(first.citations) == 1
+    dated = [a["published_at"] for a in qa.articles() if a["published_at"]]
+    assert first.citations[0].published_at == min(dated)  # the story's first report
+    line = qa.ask("What happened with the Orrin metro Line 4?")
+    dates = [c.published_at for c in line.citations]
+    assert len(dates) >= 3 and dates == sorted(dates) and line.text.count("\n- ") == len(dates) - 1
+
+
+def test_undated_pages_answer_as_before(tmp_path, embedder):
+    """A "first" or "now" question over undated articles is no question about time."""
+    from .conftest import SAMPLES
+
+    cfg = Config(data_dir=tmp_path / "data")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    qa.ingest([SAMPLES])
+    ans = qa.ask("Which storm did Japan express sympathy about now?")
+    assert "Yagi" in ans.text and not ans.text.startswith(("As of", "First reported"))

@@ -35,6 +35,8 @@ CORROBORATION = 0.5
 # "Latest" questions: sentences scoring at least this share of the best one's answer it too,
 # and the newest report among them is quoted (news_dated.jsonl, type "latest").
 LATEST_RATIO = 0.8
+TIMELINE_RATIO = 0.6  # a report this close to the best sentence is a development of the story
+TIMELINE_LINES = 6
 
 
 class ExtractiveAnswerer:
@@ -55,8 +57,14 @@ class ExtractiveAnswerer:
         confidence = self.evidence.confidence(question, scored)
         if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
-        if asks_latest(question):
+        # Only where reports of several dates compete (undated pages answer as before).
+        when = time_form(question) if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) > 1 else None
+        if when == "latest":
             return self._latest(question, scored, confidence, retrieved)
+        if when == "earliest":
+            return self._earliest(question, scored, confidence, retrieved)
+        if when == "timeline":
+            return self._timeline(question, scored, confidence, retrieved)
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
         parts = [f"{quote(s.text)} [{c.n}]" for s, c in zip(chosen, citations, strict=True)]
@@ -85,6 +93,32 @@ class ExtractiveAnswerer:
             first = min(older, key=lambda s: (s.hit.published_at, -s.score))
             citations.append(cite(2, first.hit, first.start, first.end))
             text += f" Earlier ({day(first.hit.published_at)}), {_outlet(first.hit)} said: {quote(first.text)} [2]"
+        return Answer(question, text, False, citations, retrieved.hits, confidence, self.name)
+
+    def _earliest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"Who first reported ...", "the original date": the oldest report among the
+        sentences that answer about as well as the best."""
+        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at] or scored[:1]
+        first = min(close, key=lambda s: (s.hit.published_at or "9999", -s.score))
+        when = f"First reported on {day(first.hit.published_at)}, by {_outlet(first.hit)}: " if first.hit.published_at else ""
+        text = f"{when}{quote(first.text)} [1]"
+        return Answer(question, text, False, [cite(1, first.hit, first.start, first.end)], retrieved.hits,
+                      confidence, self.name)  # fmt: skip
+
+    def _timeline(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"What happened with ...": one cited line per report, oldest first (the best sentence
+        of each dated article among those that address the question)."""
+        best: dict[str, Scored] = {}
+        for s in scored:
+            aid = s.hit.chunk.article_id
+            if s.hit.published_at and s.score >= TIMELINE_RATIO * scored[0].score and aid not in best:
+                best[aid] = s
+        lines = sorted(best.values(), key=lambda s: (s.hit.published_at, s.start))[:TIMELINE_LINES]
+        if len(lines) < 2:
+            return self._latest(question, scored, confidence, retrieved)
+        citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(lines, 1)]
+        text = "\n".join(f"- {day(s.hit.published_at)}, {_outlet(s.hit)}: {quote(s.text)} [{n}]"
+                          for n, s in enumerate(lines, 1))  # fmt: skip
         return Answer(question, text, False, citations, retrieved.hits, confidence, self.name)
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
@@ -158,9 +192,26 @@ class ExtractiveAnswerer:
 _LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I)
 
 
+_EARLIEST = re.compile(r"\b(?:first|earliest|originally|original|initially|initial)\b", re.I)
+_TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
+                       r"|(?:developments|chronology) (?:of|in))\b", re.I)  # fmt: skip
+
+
 def asks_latest(question: str) -> bool:
     """Does the question ask for the current state of a developing story?"""
     return bool(_LATEST.search(question))
+
+
+def time_form(question: str) -> str | None:
+    """"timeline", "latest", "earliest" or None: how a question about a developing story
+    wants its reports ordered."""
+    if _TIMELINE.search(question):
+        return "timeline"
+    if asks_latest(question):
+        return "latest"
+    if _EARLIEST.search(question):
+        return "earliest"
+    return None
 
 
 def day(iso: str) -> str:
