@@ -203,8 +203,10 @@ class Assistant:
         cfg = self.config
         standalone = self.standalone(question, history)
         k = top_k or (cfg.llm_passages if cfg.answerer != "extractive" else None)
-        retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True, outlet_aware=True))
-        events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
+        retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True, outlet_aware=True,
+                                                            time_aware=True))
+        # The answerer judges what retrieval searched for (without a period it kept to).
+        events = self.answerer.events(retrieved.question, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)
 
     @staticmethod

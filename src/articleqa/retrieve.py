@@ -12,6 +12,7 @@ import numpy as np
 
 from .index.store import Store
 from .outlets import named_outlets
+from .periods import period, without_period
 from .text import coverage, passage_terms, question_parts, terms
 from .types import Filters, Hit, Retrieved
 
@@ -30,6 +31,7 @@ def retrieve(
     *,
     expand_parts: bool = False,
     outlet_aware: bool = False,
+    time_aware: bool = False,
 ) -> Retrieved:
     """The ``top_k`` best chunks for ``question`` and the question vector used.
 
@@ -42,7 +44,19 @@ def retrieve(
     its own for an equal share of ``top_k`` (at least ``OUTLET_HITS``), taken in turn, so a
     comparison has passages of every outlet it names. Names of outlets the collection
     doesn't hold change nothing.
+
+    With ``time_aware`` and no dates in ``filters``, a period the question names ("in
+    March", "last week", "since 14 April": `periods.period`, against the newest article)
+    restricts the search to articles published in it, unless none was; the returned
+    ``Retrieved.question`` is then the question without the period, for the answerer.
     """
+    if time_aware and not (filters and (filters.since or filters.until)):
+        span = period(question, store.newest_date())
+        if span is not None:
+            dated = retrieve(store, question, top_k, replace(filters or Filters(), since=span[0], until=span[1]),
+                             expand_parts=expand_parts, outlet_aware=outlet_aware)  # fmt: skip
+            if dated.hits:  # a period nothing was published in restricts nothing
+                return replace(dated, question=without_period(question))
     qvec = store.embedder.embed([question])[0]
     named: list[str] = []
     if outlet_aware and not (filters and filters.sources):

@@ -160,6 +160,11 @@ class Registry:
         """The distinct non-empty outlets (``Article.source``) of the stored articles."""
         return [r[0] for r in self._query("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY source")]
 
+    def newest_date(self) -> str:
+        """The newest ``published_at`` of the stored articles ("" when none has one)."""
+        rows = self._query("SELECT MAX(published_at) FROM articles WHERE published_at != ''")
+        return (rows[0][0] if rows else "") or ""
+
     def article_meta(self, ids: Iterable[str]) -> dict[str, dict]:
         ids = sorted(set(ids))
         if not ids:

@@ -159,6 +159,14 @@ class Store:
             cached = self._outlets = (gen, self.registry.sources())
         return cached[1]
 
+    def newest_date(self) -> str:
+        """The newest publication date in the collection ("" if none), cached like `outlets`."""
+        gen = self.registry.generation
+        cached = self.__dict__.get("_newest")
+        if cached is None or cached[0] != gen:
+            cached = self._newest = (gen, self.registry.newest_date())
+        return cached[1]
+
     def article_meta(self, article_ids: list[str]) -> dict[str, dict]:
         """Title/source/date/url of the given articles (no text), for building hits."""
         return self.registry.article_meta(article_ids)
