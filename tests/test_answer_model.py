@@ -64,3 +64,14 @@ def test_the_model_evidence_answers_and_abstains(tmp_path, embedder):
     # repeats the question's company, are not answers.
     assert qa.ask("What is the population of Hanoi?").abstained
     assert qa.ask("Who acquired Miller Robotics?").abstained
+
+
+def test_warm_up_loads_the_answer_model(tmp_path, embedder):
+    """The first question doesn't wait for the answer model: `warm_up` loads it (the UI and
+    the evaluation call it before timing anything)."""
+    cfg = Config(data_dir=tmp_path / "data", evidence="model")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    model = qa.answerer.evidence.model
+    assert model._session is None
+    qa.warm_up()
+    assert model._session is not None

@@ -81,11 +81,15 @@ class Assistant:
         return self._answerer or make_answerer(self.store, self.config, self._require_chat_model)
 
     def warm_up(self) -> None:
-        """Load the embedding model and open the indexes now, so the first question doesn't
+        """Load the embedding model, the answer model (when the answerer uses one: ``evidence =
+        "model"``, or the LLM gate) and open the indexes now, so the first question doesn't
         wait for them (the UI and the evaluation call it; a chat model still loads on first use)."""
         vec = self.store.embedder.embed(["warm-up"])[0]
         self.store.keywords.refresh()
         self.store.vectors.search(vec, 1)
+        model = getattr(getattr(self.answerer, "evidence", None), "model", None)
+        if model is not None:
+            model.probabilities("warm-up", ["warm-up"])
 
     # ---- the collection ---------------------------------------------------------------
     def ingest(

@@ -83,7 +83,6 @@ def run_eval(
         ingest_s, ingest_info = _index(qa, articles, corpus_paths, bar)
         items = _remap_ids(items, articles, qa)
         qa.warm_up()  # load the model and indexes untimed
-        _warm_evidence(qa)
         ours = [_run_ours(qa, it) for it in _track(bar, items, "articleqa")]
         alt = _other_evidence(qa) if compare_evidence else None
         alt_rows = _run_evidence(alt, items, bar) if alt else []
@@ -196,15 +195,8 @@ def _other_evidence(qa: Assistant) -> Assistant:
 
 
 def _run_evidence(qa: Assistant, items: list[EvalItem], bar: Any) -> list[dict[str, Any]]:
-    _warm_evidence(qa)
+    qa.warm_up()  # its answer model too, untimed
     return [_run_ours(qa, it) for it in _track(bar, items, qa.config.evidence)]
-
-
-def _warm_evidence(qa: Assistant) -> None:
-    """Load the evidence's answer model (``evidence = "model"``) untimed; the overlap score has none."""
-    model = getattr(getattr(qa.answerer, "evidence", None), "model", None)
-    if model is not None:
-        model.probabilities("warm-up", ["warm-up"])
 
 
 def _run_ours(qa: Assistant, item: EvalItem) -> dict[str, Any]:
