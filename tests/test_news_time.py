@@ -27,6 +27,11 @@ def test_latest_questions_are_recognised():
     assert asks_latest("How many people has Storm Ysolde killed so far?")
     assert asks_latest("What is Kessel's current offer price?")
     assert not asks_latest("How many people did Storm Ysolde kill in Lusk on April 6?")
+    from articleqa.answer.extractive import time_form
+
+    assert time_form("Which outlet first reported the opening date?") == "earliest"
+    assert time_form("What was the original opening date of Line 4?") == "earliest"
+    assert time_form("What happened with the Orrin metro Line 4?") == "timeline"
     assert day("2026-05-23") == "23 May 2026" and day("2026-05") == "2026-05"
 
 

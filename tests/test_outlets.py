@@ -131,3 +131,13 @@ def test_outlet_not_in_collection_changes_nothing(news_qa):
     assert [h.chunk.id for h in aware] == [h.chunk.id for h in plain]
     assert len({h.source for h in aware}) > 1
     news_qa.ask(q)  # answers or abstains, without raising
+
+
+def test_passages_are_judged_without_the_outlets_retrieval_kept_to():
+    """A comparison question's outlet names and "differ" are not words its passages must repeat."""
+    from articleqa.outlets import without_outlets
+
+    o = ["Vellmark Wire", "Orrin Daily Ledger"]
+    assert without_outlets("How did the Ledger and the Wire differ on daily riders?", o) == "How did and on daily riders?"
+    assert without_outlets("According to Vellmark Wire, how many died?", o) == "how many died?"
+    assert without_outlets("How many died?", o) == "How many died?"

@@ -209,8 +209,7 @@ class Assistant:
         k = top_k or (cfg.llm_passages if cfg.answerer != "extractive" else None)
         retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True, outlet_aware=True,
                                                             time_aware=True))
-        # The answerer judges what retrieval searched for (without a period it kept to).
-        events = self.answerer.events(retrieved.question, retrieved, stream=stream, history=history or None)
+        events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)
 
     @staticmethod

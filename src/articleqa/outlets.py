@@ -101,6 +101,35 @@ def _pattern(words: tuple[str, ...]) -> str:
 def named_outlets(question: str, outlets: Iterable[str]) -> list[str]:
     """The outlets among ``outlets`` that ``question`` names, in the order it names them
     (each once). See the module's docstring for what counts as naming one."""
+    return list(dict.fromkeys(o for _, _, o in mentions(question, outlets)))
+
+
+# What is left of a question about outlets once retrieval keeps to them: "according to",
+# and the comparison's verb (each outlet's passages are there; what they say is the answer).
+_ABOUT_OUTLETS = re.compile(
+    r"\b(?:according\s+to|as\s+reported\s+by|reported\s+by)\b|\b(?:differ(?:ed)?|disagree(?:d)?|compare(?:d)?)\b", re.I
+)
+
+
+def without_outlets(question: str, outlets: Iterable[str]) -> str:
+    """``question`` with the outlets it names (and "according to", "differ") taken out, for
+    judging the passages retrieval kept to them: "How did the Ledger and the Wire differ on
+    daily riders?" -> "How did and on daily riders?" (judged on its terms, not read)."""
+    spans = mentions(question, outlets)
+    if not spans:
+        return question
+    out, pos = [], 0
+    for a, b, _ in spans:
+        out.append(re.sub(r"\bthe\s+$", "", question[pos:a], flags=re.I))
+        pos = b
+    out.append(question[pos:])
+    text = _ABOUT_OUTLETS.sub(" ", "".join(out))
+    text = re.sub(r"(?:'s|’s)\b", "", text) if text != question else text
+    return re.sub(r"\s+([?.!,])", r"\1", " ".join(text.split())).lstrip(" ,;:")
+
+
+def mentions(question: str, outlets: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Where ``question`` names which of ``outlets``: (start, end, outlet), in order."""
     outlets = [o for o in dict.fromkeys(outlets) if o and o.strip()]
     if not outlets or not question.strip():
         return []
@@ -129,7 +158,7 @@ def named_outlets(question: str, outlets: Iterable[str]) -> list[str]:
     for a, b, o in sorted(found, key=lambda t: (-(t[1] - t[0]), t[0])):
         if all(b <= ka or a >= kb for ka, kb, _ in kept):
             kept.append((a, b, o))
-    return list(dict.fromkeys(o for _, _, o in sorted(kept)))
+    return sorted(kept)
 
 
 def _strict_ok(question: str, m: re.Match, lowered: bool) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from .index.store import Store
-from .outlets import named_outlets
+from .outlets import named_outlets, without_outlets
 from .periods import period, without_period
 from .text import coverage, passage_terms, question_parts, terms
 from .types import Filters, Hit, Retrieved
@@ -47,8 +47,8 @@ def retrieve(
 
     With ``time_aware`` and no dates in ``filters``, a period the question names ("in
     March", "last week", "since 14 April": `periods.period`, against the newest article)
-    restricts the search to articles published in it, unless none was; the returned
-    ``Retrieved.question`` is then the question without the period, for the answerer.
+    restricts the search to articles published in it, unless none was. ``Retrieved.focus`` is
+    then the question without the period and the outlets it kept to, for the evidence.
     """
     if time_aware and not (filters and (filters.since or filters.until)):
         span = period(question, store.newest_date())
@@ -56,7 +56,7 @@ def retrieve(
             dated = retrieve(store, question, top_k, replace(filters or Filters(), since=span[0], until=span[1]),
                              expand_parts=expand_parts, outlet_aware=outlet_aware)  # fmt: skip
             if dated.hits:  # a period nothing was published in restricts nothing
-                return replace(dated, question=without_period(question))
+                return replace(dated, focus=without_period(dated.judged))
     qvec = store.embedder.embed([question])[0]
     named: list[str] = []
     if outlet_aware and not (filters and filters.sources):
@@ -77,7 +77,7 @@ def retrieve(
                     have.add(h.chunk.id)
                     _set_rank(h, len(hits))
                     hits.append(h)
-    return Retrieved(question, hits, qvec)
+    return Retrieved(question, hits, qvec, focus=without_outlets(question, named) if named else None)
 
 
 def _balanced(

@@ -74,6 +74,14 @@ class Retrieved:
     question: str
     hits: list[Hit]
     qvec: Any  # np.ndarray (dim,), L2-normalised
+    # The question as the evidence should judge the passages: without the period or the
+    # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
+    # dates and outlets answer, not their words. None: the question itself.
+    focus: str | None = None
+
+    @property
+    def judged(self) -> str:
+        return self.focus or self.question
 
     def candidates(self) -> list[Hit]:
         """Every hit followed by its collapsed copies, in rank order."""
