@@ -50,14 +50,26 @@ def retrieve(
     restricts the search to articles published in it, unless none was. ``Retrieved.focus`` is
     then the question without the period and the outlets it kept to, for the evidence.
     """
+    qvec = store.embedder.embed([question])[0]
     if time_aware and not (filters and (filters.since or filters.until)):
         span = period(question, store.newest_date())
         if span is not None:
-            dated = retrieve(store, question, top_k, replace(filters or Filters(), since=span[0], until=span[1]),
-                             expand_parts=expand_parts, outlet_aware=outlet_aware)  # fmt: skip
+            within = replace(filters or Filters(), since=span[0], until=span[1])
+            dated = _retrieve(store, question, qvec, top_k, within, expand_parts, outlet_aware)
             if dated.hits:  # a period nothing was published in restricts nothing
                 return replace(dated, focus=without_period(dated.judged))
-    qvec = store.embedder.embed([question])[0]
+    return _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+
+
+def _retrieve(
+    store: Store,
+    question: str,
+    qvec: np.ndarray,
+    top_k: int | None,
+    filters: Filters | None,
+    expand_parts: bool,
+    outlet_aware: bool,
+) -> Retrieved:
     named: list[str] = []
     if outlet_aware and not (filters and filters.sources):
         named = named_outlets(question, store.outlets())

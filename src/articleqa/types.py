@@ -83,6 +83,11 @@ class Retrieved:
     def judged(self) -> str:
         return self.focus or self.question
 
+    def judged_for(self, question: str) -> str:
+        """The question to judge the passages by, for an answerer asked ``question``: the focus
+        when it was retrieved for that question, else ``question`` itself."""
+        return self.judged if question == self.question else question
+
     def candidates(self) -> list[Hit]:
         """Every hit followed by its collapsed copies, in rank order."""
         return [x for h in self.hits for x in (h, *h.also)]

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from ..index.store import Store
+from ..periods import MONTH_NAMES
 from ..text import (
     answer_type,
     coverage,
@@ -280,12 +281,11 @@ _ATTRIBUTION = frozenset(
 )  # fmt: skip
 
 
-_MONTHS = "january february march april may june july august september october november december".split()
-_MONTH_TERMS = frozenset(terms(" ".join(_MONTHS)))
+_MONTH_TERMS = frozenset(terms(" ".join(MONTH_NAMES)))
 
 
 _COUNT = re.compile(r"(?<![\w.,])(\d[\d,.]*\d|\d)\s+([^\W\d_]+)")
-_DATED = re.compile(rf"\b(?:{'|'.join(_MONTHS)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(_MONTHS)})\b", re.I)
+_DATED = re.compile(rf"\b(?:{'|'.join(MONTH_NAMES)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(MONTH_NAMES)})\b", re.I)
 
 
 def _counted(text: str) -> dict[str, set[str]]:
@@ -340,7 +340,7 @@ def _meta_words(hit: Hit) -> list[str]:
     m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", hit.published_at or "")
     if m:
         year, month, day = m.groups()
-        out += [year, month, str(int(month)), _MONTHS[int(month) - 1]]
+        out += [year, month, str(int(month)), MONTH_NAMES[int(month) - 1]]
         if day:
             out += [day, str(int(day))]
     return out
@@ -362,7 +362,8 @@ class Passage:
             self._index()
             return
         self.meta = _meta_words(hit)
-        self.meta_source = [w for w in self.meta if w not in set(words(hit.title))]
+        title = set(words(hit.title))
+        self.meta_source = [w for w in self.meta if w not in title]
         ch = hit.chunk
         for a, b in sentence_spans(ch.text):
             s = ch.text[a:b]
@@ -377,9 +378,7 @@ class Passage:
         self.sent_terms = [set(terms(s)) for _, _, s in self.sentences]
         self.terms = set().union(*self.sent_terms)
         self.injected_only = self.injected - self.terms
-        said = [w for _, _, s in self.sentences for w in words(s)]
-        self.numbers = {w for w in said + self.meta if w[0].isdigit()}
-        self.meta_numbers = {w for w in self.meta if w[0].isdigit()}
+        self.meta_numbers = {w for w in self.meta if w[0].isdigit()}  # its date: a claim may state it
         self.names = self.terms | set(terms(" ".join(self.meta)))  # what a claim may name
         self.attribution = set(terms(" ".join(self.meta_source))) - self.terms  # the outlet and date
 

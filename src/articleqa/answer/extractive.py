@@ -54,7 +54,7 @@ class ExtractiveAnswerer:
     def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
         hits = retrieved.hits
         # The passages are judged without the period or outlets retrieval kept to.
-        judged = retrieved.focus if retrieved.focus and retrieved.question == question else question
+        judged = retrieved.judged_for(question)
         scored = self.ranked(judged, retrieved, history)
         confidence = self.evidence.confidence(judged, scored)
         if not scored or confidence < self.cfg.threshold:

@@ -46,7 +46,7 @@ class GenerativeAnswerer:
         say" is the abstention.
         """
         cfg, hits = self.cfg, retrieved.hits
-        judged = retrieved.focus if retrieved.focus and retrieved.question == question else question
+        judged = retrieved.judged_for(question)
         conf = self.evidence.best_confidence(judged, retrieved) if hits else 0.0
         if not hits or (cfg.llm_evidence_gate and conf < cfg.llm_gate_threshold):
             yield from one_shot(abstention(question, hits, conf, self.name))
