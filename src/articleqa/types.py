@@ -139,6 +139,10 @@ class Answer:
     standalone_question: str | None = None
     # What the citation check did to a generated answer's claims (dropped, re-cited, trimmed).
     checks: list[ClaimCheck] = field(default_factory=list)
+    # How a question about a developing story was answered: "timeline" (one cited line per
+    # development, oldest first; the UI draws it as a timeline), "latest", "earliest",
+    # "before"/"after" (an event), "order" (which came first); "" for a plain answer.
+    form: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape used by ``articleqa ask --json``."""
@@ -148,6 +152,7 @@ class Answer:
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),
             "backend": self.backend,
+            "form": self.form,
             "citations": [
                 {
                     "n": c.n,
