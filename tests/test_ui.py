@@ -17,7 +17,7 @@ import pytest
 from articleqa import Assistant, Config, StreamEvent
 from articleqa.types import Answer, Chunk, Citation, Hit
 from articleqa.ui import app as ui
-from articleqa.ui import chat, library, render
+from articleqa.ui import chat, library, render, style
 
 from .conftest import ROOT, SAMPLES
 from .test_feeds import site  # noqa: F401  (the local feed site fixture)
@@ -345,6 +345,140 @@ def test_claims_the_citation_check_removed_are_listed_with_the_reason():
     assert "1 unsupported claim removed" in html
     assert "The &lt;treaty&gt; of Osaka was signed" in html and "no passage supports it" in html
     assert "removed markers" not in html  # a marker fix is no removed claim
+
+
+# ---- timeline answers -------------------------------------------------------------------------
+def _dated(n: int, published_at: str, source: str, text: str) -> Citation:
+    return Citation(n, f"a{n}", f"Report {n}", source, text, 0, len(text), published_at=published_at)
+
+
+# Out of date order on purpose: [1] is the second report, [2] the first, [3] the last.
+_TIMELINE_CITES = [
+    _dated(1, "2026-03-11", "Vellmark Wire", "The opening was postponed to May 9."),
+    _dated(2, "2026-02-02", "Orrin <b>Ledger</b>", "Line 4 will open on April 18."),
+    _dated(3, "2026-05-23", "Vellmark Wire", "Line 4 opened on Saturday."),
+]
+_TIMELINE_TEXT = (
+    "- 11 March 2026, Vellmark Wire: “The opening was postponed to May 9.” [1]\n"
+    "- 2 February 2026, Orrin <b>Ledger</b>: “Line 4 <img src=x onerror=alert(1)> opens April 18.” [2]\n"
+    "- 23 May 2026, Vellmark Wire: “Line 4 opened on Saturday.” [3]"
+)
+
+
+class _Timeline:
+    """An assistant answering with a dated timeline (``form``: what the answerer says it is)."""
+
+    def __init__(self, form: str = "timeline", cites: list[Citation] = _TIMELINE_CITES):
+        self.form, self.cites = form, cites
+
+    def ask_stream(self, question, *, top_k=None, filters=None, history=None):
+        yield StreamEvent("sources", hits=[])
+        yield StreamEvent("token", text=_TIMELINE_TEXT)
+        ans = Answer(question, _TIMELINE_TEXT, False, self.cites, backend="fake", form=self.form)
+        yield StreamEvent("answer", answer=ans)
+
+
+def _timeline_turn(**kw) -> dict:
+    return list(chat.stream_turn(_Timeline(**kw), "What happened with Line 4?"))[-1][1]
+
+
+def test_a_timeline_answer_is_drawn_as_dated_entries_oldest_first_other_answers_as_before():
+    turn = _timeline_turn()
+    assert turn["form"] == "timeline"
+    html = render.conversation_html([turn])
+    assert 'class="bubble answer timeline"' in html and '<ol class="tl">' in html
+    entries = html.split('<li class="tl-entry')[1:]
+    assert len(entries) == 3
+    when = [e.split('<span class="tl-date">', 1)[1].split("</span>", 1)[0] for e in entries]
+    assert when == [
+        '<time datetime="2026-02-02">2 Feb 2026</time>',
+        '<time datetime="2026-03-11">11 Mar 2026</time>',
+        '<time datetime="2026-05-23">23 May 2026</time>',
+    ]
+    for e, n in zip(entries, (2, 1, 3), strict=True):
+        assert e.count('class="cite"') == 1 and f'href="#src-0-{n}" data-target="src-0-{n}"' in e
+    first = entries[0]
+    assert '<span class="tl-outlet">Orrin &lt;b&gt;Ledger&lt;/b&gt;</span>' in first
+    # The line's own words, escaped, without the date and outlet the entry already shows.
+    assert '<div class="tl-text">“Line 4 &lt;img src=x onerror=alert(1)&gt; opens April 18.” <a' in first
+    assert "<img" not in html and "<b>" not in html and "February 2026" not in html
+    for cls in (".bubble.timeline", "ol.tl", "ol.tl::before", ".tl-entry::before", ".tl-date", ".tl-text"):
+        assert f".aq-convo {cls} {{" in style.CSS, cls  # styled (drawn: the browser test below)
+
+    # Any other form, or a single dated source, or an answer still streaming: plain text as before.
+    for turn in (_timeline_turn(form=""), _timeline_turn(cites=[_TIMELINE_CITES[0]])):
+        plain = render.answer_html(turn["text"], 0, {c["n"] for c in turn["citations"]})
+        html = render.conversation_html([turn])
+        assert f'<div class="bubble answer">{plain}</div>' in html and "tl-entry" not in html
+    assert "tl-entry" not in render.conversation_html([{**_timeline_turn(), "status": "streaming"}])
+
+
+def test_a_timeline_of_sentences_goes_under_the_sources_they_cite_undated_last():
+    cites = [
+        _dated(1, "", "Feyhaven Times", "A fix is weeks away."),
+        _dated(2, "2026-05-23", "Vellmark Wire", "It opened."),
+        _dated(3, "2026-02-02", "", "It will open in April."),
+    ]
+    text = "In February, an April opening was set [3, 2]. Mr. Hale said a fix was weeks away [1]. It opened on May 23 [2]. Crowds came."
+    entries = render.timeline_entries(text, [c.to_dict() for c in cites])
+    assert [(c["n"], pieces) for c, pieces in entries] == [
+        (3, ["In February, an April opening was set [3, 2]."]),
+        (2, ["It opened on May 23 [2]. Crowds came."]),
+        (1, ["Mr. Hale said a fix was weeks away [1]."]),
+    ]
+    html = render.timeline_html(text, 5, [c.to_dict() for c in cites])
+    assert html.count('class="tl-entry undated"') == 1 and "outlet unknown" in html
+    assert 'href="#src-5-3"' in html and 'href="#src-5-2"' in html
+
+
+def _inject(pg, turn: dict) -> None:
+    """Show ``turn`` in the running app's conversation and sources, as an answer would be."""
+    convo, sources = render.conversation_html([turn]), render.sources_html([turn], lambda _: None)
+    pg.evaluate(
+        "([c, s]) => { document.querySelector('#aq-convo .aq-convo').outerHTML = c;"
+        " document.querySelector('#aq-sources .aq-sources').outerHTML = s; }",
+        [convo, sources],
+    )
+
+
+_LINE = """() => {
+  const ol = document.querySelector('#aq-convo ol.tl'), line = getComputedStyle(ol, '::before');
+  const items = [...ol.querySelectorAll('.tl-entry')];
+  return {width: line.width, height: parseFloat(line.height), color: line.backgroundColor,
+          span: items.at(-1).getBoundingClientRect().top - items[0].getBoundingClientRect().top,
+          tops: items.map(li => li.getBoundingClientRect().top), marker: getComputedStyle(items[0]).listStyleType,
+          dot: getComputedStyle(items[0], '::before').backgroundColor,
+          accent: getComputedStyle(document.querySelector('#aq-convo a.cite')).color,
+          text: getComputedStyle(items[0].querySelector('.tl-text')).color,
+          bg: getComputedStyle(ol.closest('.bubble')).backgroundColor};
+}"""
+
+
+def _luminance(rgb: str) -> float:
+    r, g, b = (int(x) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
+    return (0.299 * r + 0.587 * g + 0.114 * b) / 255
+
+
+def test_browser_timeline_is_a_vertical_line_of_dated_entries_in_both_themes(page, server):
+    """The sample articles are undated, so no question gets a timeline from them: the rendered
+    timeline is put into the running app to check Gradio's page draws it as one."""
+    looks = {}
+    for theme in ("light", "dark"):
+        page.goto(f"{server[0]}?__theme={theme}")
+        page.wait_for_selector("#aq-convo .aq-convo")
+        _inject(page, _timeline_turn())
+        looks[theme] = s = page.evaluate(_LINE)
+        assert s["width"] == "2px" and s["height"] >= s["span"] > 0 and s["marker"] == "none"
+        assert s["tops"] == sorted(s["tops"]) and s["dot"] == s["accent"]
+        assert s["color"] not in ("rgba(0, 0, 0, 0)", s["bg"])
+        assert abs(_luminance(s["text"]) - _luminance(s["bg"])) > 0.5, s  # readable on its bubble
+        dates = page.locator("#aq-convo .tl-date").all_inner_texts()
+        assert dates == ["2 Feb 2026", "11 Mar 2026", "23 May 2026"]
+        page.screenshot(path=str(ARTIFACTS / f"ui-timeline-{theme}.png"))
+    assert _luminance(looks["dark"]["bg"]) < 0.5 < _luminance(looks["light"]["bg"])
+    page.click("#aq-convo .tl-entry:first-child a.cite")  # the first report is source 2
+    page.wait_for_function("document.getElementById('src-0-2').classList.contains('flash')")
+    assert page.alerts == []
 
 
 # ---- issue 13: deletion, long questions, empty picks, plots, login ----------------------------

@@ -88,6 +88,7 @@ def _finish(turn: dict, ans: Answer) -> None:
         backend=ans.backend,
         confidence=float(ans.confidence),
         status="done",
+        form=ans.form,
         checks=[{"claim": k.claim, "action": k.action, "reason": k.reason} for k in ans.checks if k.action != "fixed"],
     )
     if ans.hits:

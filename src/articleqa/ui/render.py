@@ -10,8 +10,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from ..answer.extractive import day
 from ..types import CITATION_MARKER, Article, FeedState
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
@@ -109,9 +111,12 @@ def _turn_html(i: int, t: dict) -> str:
         }[status]
         dots = '<span class="dots"></span> ' if status != "stopped" else ""
         return f'{head}<div class="bubble pending">{dots}{label}</div></div></div>'
-    body = answer_html(text, i, {c["n"] for c in t.get("citations", [])})
+    timeline = timeline_html(text, i, t.get("citations", [])) if _is_timeline(t) else ""
+    body = timeline or answer_html(text, i, {c["n"] for c in t.get("citations", [])})
     body += '<span class="caret"></span>' if status == "streaming" else ""
-    if t.get("abstained"):
+    if timeline:
+        body = f'<div class="bubble answer timeline">{body}</div>'
+    elif t.get("abstained"):
         body = f'<div class="bubble abstain"><div class="abstain-label">Not in the articles</div>{body}</div>'
         if t.get("withdrawn"):
             body += (
@@ -128,6 +133,100 @@ def _turn_html(i: int, t: dict) -> str:
         backend = esc(t.get("backend", ""))
         meta = f'<div class="meta">{backend} · evidence {t.get("confidence", 0):.2f} · {cites}</div>'
     return f"{head}{body}{meta}</div></div>"
+
+
+# ---- timelines ----------------------------------------------------------------------
+# Where a line of an answer splits into sentences: after . ! ? (or a closing quote after one)
+# or a citation marker, before what starts a sentence ("e.g. the" stays whole).
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=\]))\s+(?=[A-Z0-9“\"‘(])")
+_BULLET = re.compile(r"^\s*[-*•]\s+")
+
+
+def _is_timeline(t: dict) -> bool:
+    """A finished timeline answer with at least two dated sources: worth drawing as one."""
+    dated = [c for c in t.get("citations", []) if c.get("published_at")]
+    return (
+        t.get("status", "done") == "done"
+        and not t.get("abstained")
+        and t.get("form") == "timeline"
+        and len(dated) >= 2
+    )
+
+
+def timeline_pieces(text: str) -> list[tuple[str, list[int]]]:
+    """The answer's lines (or, within a line, sentences), each with the citation numbers it
+    cites in order. An uncited piece is joined to the next one (a cut after "Mr." or a lead-in
+    belongs to the claim that follows), or to the previous one at the end."""
+    pieces: list[tuple[str, list[int]]] = []
+    carry = ""
+    for line in text.splitlines():
+        for sentence in _SENTENCE_END.split(_BULLET.sub("", line).strip()):
+            sentence = f"{carry} {sentence}".strip() if carry else sentence.strip()
+            nums = [int(x) for m in CITATION_MARKER.finditer(sentence) for x in m.group(1).split(",")]
+            carry = "" if nums else sentence
+            if nums:
+                pieces.append((sentence, nums))
+    if carry and pieces:
+        pieces[-1] = (f"{pieces[-1][0]} {carry}", pieces[-1][1])
+    return pieces
+
+
+def timeline_entries(text: str, citations: list[dict]) -> list[tuple[dict, list[str]]]:
+    """One entry per cited source, oldest first, with the pieces of the answer that cite it
+    first (a piece citing several goes under its first dated one); undated sources last."""
+    by_n = {c["n"]: c for c in citations}
+    entries: dict[int, list[str]] = {}
+    for piece, nums in timeline_pieces(text):
+        known = [n for n in nums if n in by_n]
+        if known:
+            n = next((n for n in known if by_n[n].get("published_at")), known[0])
+            entries.setdefault(n, []).append(piece)
+    # Undated last; first appearance breaks ties between reports of the same day.
+    ranked = sorted(
+        enumerate(entries),
+        key=lambda t: (not by_n[t[1]].get("published_at"), by_n[t[1]].get("published_at", ""), t[0]),
+    )
+    return [(by_n[n], entries[n]) for _, n in ranked]
+
+
+def timeline_html(text: str, turn: int, citations: list[dict]) -> str:
+    """The answer as a vertical timeline: date and outlet, then its own cited lines. "" when
+    fewer than two entries are dated (then it reads better as plain text)."""
+    entries = timeline_entries(text, citations)
+    if sum(bool(c.get("published_at")) for c, _ in entries) < 2:
+        return ""
+    known = {c["n"] for c in citations}
+    items = []
+    for c, pieces in entries:
+        pub = c.get("published_at", "")
+        when = (
+            f'<time datetime="{esc(pub)}">{esc(short_day(pub))}</time>'
+            if pub
+            else '<span class="muted">undated</span>'
+        )
+        outlet = esc(c.get("source")) or '<span class="muted">outlet unknown</span>'
+        said = " ".join(answer_html(_without_heading(p, c), turn, known) for p in pieces)
+        items.append(
+            f'<li class="tl-entry{"" if pub else " undated"}"><div class="tl-when">'
+            f'<span class="tl-date">{when}</span> · <span class="tl-outlet">{outlet}</span></div>'
+            f'<div class="tl-text">{said}</div></li>'
+        )
+    return f'<ol class="tl">{"".join(items)}</ol>'
+
+
+def short_day(iso: str) -> str:
+    """``2026-02-02`` as "2 Feb 2026"; a partial or odd date as given."""
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%-d %b %Y")
+    except ValueError:
+        return iso
+
+
+def _without_heading(piece: str, c: dict) -> str:
+    """The extractive answerer starts each line "2 February 2026, Vellmark Wire: "; the entry
+    shows its date and outlet already."""
+    head = f"{day(c.get('published_at', ''))}, {c.get('source', '')}: "
+    return piece[len(head) :] if c.get("source") and piece.startswith(head) else piece
 
 
 _CHECK_LABEL = {"dropped": "removed", "trimmed": "cut", "recited": "re-cited"}

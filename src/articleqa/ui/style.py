@@ -65,6 +65,21 @@ CSS = """
 .aq-convo details.checks .check-action { font-weight: 600; }
 .aq-convo .clipped { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 3px 4px 0 0; max-width: 88%;
                      text-align: right; }
+/* timeline answers: a vertical line, one dated entry per development (ol.tl, render.timeline_html) */
+.aq-convo .bubble.timeline { white-space: normal; padding: 12px 16px 4px; }
+.aq-convo ol.tl { list-style: none !important; position: relative; margin: 0 !important; padding: 0 0 0 22px !important; }
+.aq-convo ol.tl::before { content: ""; position: absolute; left: 6px; top: 8px; bottom: 14px; width: 2px;
+                          border-radius: 1px; background: var(--border-color-primary); }
+.aq-convo .tl-entry { position: relative; margin: 0 0 12px !important; padding: 0 !important; list-style: none !important; }
+.aq-convo .tl-entry::before { content: ""; position: absolute; left: -21px; top: 5px; width: 10px; height: 10px;
+                              border-radius: 50%; background: var(--color-accent);
+                              box-shadow: 0 0 0 3px var(--block-background-fill); }
+/* an undated report has no place on the line: a hollow dot, after the dated ones */
+.aq-convo .tl-entry.undated::before { background: var(--block-background-fill);
+                                      border: 2px solid var(--body-text-color-subdued); box-sizing: border-box; }
+.aq-convo .tl-when { font-size: 12px; line-height: 1.4; color: var(--body-text-color-subdued); }
+.aq-convo .tl-date { font-weight: 700; color: var(--body-text-color); font-variant-numeric: tabular-nums; }
+.aq-convo .tl-text { line-height: 1.6; white-space: pre-wrap; overflow-wrap: anywhere; margin-top: 1px; }
 .aq-convo .meta { font-size: 11.5px; color: var(--body-text-color-subdued); margin: 4px 0 0 4px; }
 .aq-welcome { max-width: 560px; margin: 70px auto; text-align: center; color: var(--body-text-color-subdued); }
 .aq-welcome h3 { color: var(--body-text-color); font-size: 20px; margin-bottom: 6px; }
