@@ -225,3 +225,27 @@ def test_capable_model_rates(harness):
     assert s["hallucinated_dropped_rate"] >= 0.95, report
     assert s["correct_kept_rate"] >= 0.95, report
     assert s["abstained_right_rate"] == 1.0, report
+
+
+def test_llm_time_answers_carry_their_form_and_see_both_first_reports(tmp_path):
+    """A generated timeline is marked as one (the UI draws it), and for "Did A happen before
+    B?" the model is shown the first report of each, whatever else retrieval ranked first."""
+    fx = [
+        {"id": "t-timeline", "corpus": "dated", "kind": "timeline", "question": "How did the Storm Ysolde death toll develop?",
+         "answer": "On 6 April at least four people were reported killed {cite:At least four people were killed}. "
+                   "By 9 April the toll had risen to nine {cite:has risen to nine}. "
+                   "On 14 April it rose to 11 {cite:rose to 11 on Tuesday}."},
+        {"id": "t-order", "corpus": "dated", "kind": "order",
+         "question": "Did the dockworkers accept a pay deal before the Labour Court ruled on the strike?",
+         "answer": "No — the Labour Court ruled the strike lawful on 26 May {cite:strike at the Port of Saltby is lawful}, "
+                   "and three days later the members voted to accept a pay rise of 7 percent {cite:accept a pay rise of 7 percent}."},
+    ]  # fmt: skip
+    with llm_fixtures.Harness(fx, workdir=tmp_path) as h:
+        qa = h.assistant("dated")
+        line = qa.ask(fx[0]["question"])
+        assert not line.abstained and line.form == "timeline"
+        assert len({c.published_at for c in line.citations}) == 3
+        order = qa.ask(fx[1]["question"])
+        shown = {x.chunk.article_id for x in order.hits}
+        assert {"saltby-strike-ruling-wire", "saltby-strike-ends-ledger"} <= shown
+        assert not order.abstained and order.form == "order" and len(order.citations) == 2

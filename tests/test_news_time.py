@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.answer.extractive import asks_latest, day
+from articleqa.answer.dated import day
 from articleqa.index.store import Store
+from articleqa.periods import Relation, asks_latest, mentioned_dates, relation
 
 from .conftest import ROOT
 
@@ -27,7 +28,7 @@ def test_latest_questions_are_recognised():
     assert asks_latest("How many people has Storm Ysolde killed so far?")
     assert asks_latest("What is Kessel's current offer price?")
     assert not asks_latest("How many people did Storm Ysolde kill in Lusk on April 6?")
-    from articleqa.answer.extractive import time_form
+    from articleqa.answer.dated import time_form
 
     assert time_form("Which outlet first reported the opening date?") == "earliest"
     assert time_form("What was the original opening date of Line 4?") == "earliest"
@@ -53,6 +54,14 @@ def test_first_reports_and_timelines_follow_the_dates(qa):
     line = qa.ask("What happened with the Orrin metro Line 4?")
     dates = [c.published_at for c in line.citations]
     assert len(dates) >= 3 and dates == sorted(dates) and line.text.count("\n- ") == len(dates) - 1
+    assert line.form == "timeline" and first.form == "earliest"
+    # The UI draws a real timeline answer as its timeline view, one entry per report.
+    from articleqa.ui.chat import _finish, new_turn
+    from articleqa.ui.render import conversation_html
+
+    turn = new_turn(line.question)
+    _finish(turn, line)
+    assert conversation_html([turn]).count('class="tl-entry') == len(dates)
 
 
 def test_undated_pages_answer_as_before(tmp_path, embedder):
@@ -64,3 +73,66 @@ def test_undated_pages_answer_as_before(tmp_path, embedder):
     qa.ingest([SAMPLES])
     ans = qa.ask("Which storm did Japan express sympathy about now?")
     assert "Yagi" in ans.text and not ans.text.startswith(("As of", "First reported"))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did Kessel do after Tarrow rejected its first offer?",
+         Relation("after", "What did Kessel do", "Tarrow rejected its first offer", False)),
+        ("What had delayed Line 4 before the fire inspectors held it up?",
+         Relation("before", "What had delayed Line 4", "the fire inspectors held it up", False)),
+        ("Did the union accept a deal before the court ruled?", Relation("before", "the union accept a deal", "the court ruled", True)),
+        ("What changed since the strike began?", Relation("after", "What changed", "the strike began", False)),
+        ("What happened after 14 April?", None),  # a date: periods.period reads it
+        ("What changed since March?", None),
+        ("What did they do after that?", None),
+        ("How many homes are still without power after the storm?", None),  # about now
+    ],
+)  # fmt: skip
+def test_events_a_question_is_placed_by(question, expected):
+    assert relation(question) == expected
+
+
+def test_dates_without_a_year_are_resolved_against_the_report():
+    def found(text: str, published: str) -> dict[str, str]:
+        return {text[a:b]: d.isoformat() for a, b, d in mentioned_dates(text, published)}
+
+    assert found("The line finally opened on Saturday, and the city turned out.", "2026-05-25") == {"Saturday": "2026-05-23"}
+    assert found("Work will resume on Saturday morning, the union said on Thursday.", "2026-05-29") == {
+        "Saturday": "2026-05-30", "Thursday": "2026-05-28"}  # fmt: skip
+    assert found("ORRIN, Dec 30 (Wire) - It will open on January 4.", "2026-12-30") == {"Dec 30": "2026-12-30",
+                                                                                       "January 4": "2027-01-04"}  # fmt: skip
+    assert found("The company invited the union to talks on Wednesday.", "2026-05-26") == {}  # this week's or next?
+    assert found("It said on Monday.", "") == {}  # no publication date: nothing to resolve against
+
+
+def test_what_followed_an_event_is_a_later_report_not_the_event(qa):
+    ans = qa.ask("What did the Saltby Harbour Company do after the Labour Court ruled against it?")
+    assert ans.form == "after" and not ans.abstained
+    answer, event = ans.citations
+    assert "invited the union to talks" in answer.text and "Labour Court" in event.text
+    assert answer.published_at >= event.published_at and answer.text != event.text
+    before = qa.ask("What had delayed Line 4 before the fire inspectors held it up?")
+    assert before.form == "before" and "signalling" in before.citations[0].text
+    assert before.citations[0].published_at < before.citations[1].published_at
+    assert "Inspectorate" in before.citations[1].text  # the event's own first report, cited
+
+
+def test_which_came_first_is_yes_or_no_from_the_first_report_of_each(qa):
+    no = qa.ask("Did the dockworkers accept a pay deal before the Labour Court ruled on the strike?")
+    yes = qa.ask("Did the Labour Court rule before the dockworkers accepted a pay deal?")
+    assert no.text.startswith("No.") and yes.text.startswith("Yes.") and no.form == yes.form == "order"
+    for ans in (no, yes):
+        court, deal = ans.citations  # oldest first, whichever way the question put them
+        assert "lawful" in court.text and "7 percent" in deal.text and court.published_at < deal.published_at
+    outlets = qa.ask("Did Vellmark Wire report Line 4's second delay before the Orrin Daily Ledger?")
+    assert outlets.text.startswith("No.") and [c.source for c in outlets.citations] == ["Orrin Daily Ledger", "Vellmark Wire"]
+    first = qa.ask("Did Vellmark Wire report the first Line 4 delay before the Ledger did?")
+    assert first.text.startswith("Yes.") and "May 9" in first.citations[0].text
+    assert qa.ask("Did Kessel buy Corvane before Tarrow rejected the first offer?").abstained  # never happened
+
+
+def test_a_quoted_weekday_gets_its_date(qa):
+    ans = qa.ask("What's the latest on when Orrin's Riverside Line opens?")
+    assert "opened on Saturday" in ans.citations[0].text and "(Saturday: 23 May 2026)" in ans.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 MONTH_NAMES = [m.lower() for m in calendar.month_name if m]  # "january" ... "december"
@@ -88,3 +89,107 @@ def _year_of(month: int, ref: date | None) -> int | None:
     if ref is None:
         return None
     return ref.year if month <= ref.month else ref.year - 1
+
+
+# ---- events a question dates itself by ("after the court ruled") ---------------------------
+@dataclass(frozen=True)
+class Relation:
+    """A question placed before or after an event rather than a date: "What did Kessel do
+    after Tarrow rejected its offer?" is ``Relation("after", "What did Kessel do", "Tarrow
+    rejected its offer", yes_no=False)``; "Did the union accept before the court ruled?" asks
+    which came first (``yes_no``; ``main`` is then "the union accept")."""
+
+    rel: str  # "before" | "after"
+    main: str
+    event: str
+    yes_no: bool
+
+
+_REL = re.compile(
+    r"^(?P<main>.+?)\s*,?\s+(?P<rel>before|after|since|until|till|prior to|following|by the time)\s+"
+    r"(?P<event>[^?!]+?)\s*[?.!]*\s*$", re.I,
+)  # fmt: skip
+_AUX = re.compile(r"^(?:did|does|do|was|were|had|has|have|is|are)\s+", re.I)
+# "after that", "before then": no event of their own to place the question by.
+_VAGUE = re.compile(r"^(?:that|this|then|it|them|those|these|now|today|yesterday|the (?:event|news|announcement))\b", re.I)
+_REL_WORD = {"since": "after", "following": "after", "until": "before", "till": "before", "prior to": "before",
+             "by the time": "before"}  # fmt: skip
+
+
+_LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I)
+
+
+def asks_latest(question: str) -> bool:
+    """Does the question ask for the current state of a developing story?"""
+    return bool(_LATEST.search(question))
+
+
+def relation(question: str) -> Relation | None:
+    """The event a question is placed before or after, or None (also when what follows
+    "before"/"after" is a date or period, which `period` reads, and when the question asks
+    for the latest: "still without power after the storm" is about now)."""
+    m = _REL.match(question.strip())
+    if not m or _VAGUE.match(m["event"]) or asks_latest(m["main"]):
+        return None
+    rel = m["rel"].lower()
+    if any(rx.search(f"{rel} {m['event']}") for _, rx in _PATTERNS):
+        return None  # "after 14 April", "before May": a period
+    if len(m["event"].split()) < 2 and not m["event"][:1].isupper():
+        return None
+    main, yes_no = m["main"], bool(_AUX.match(m["main"]))
+    if yes_no:
+        main = _AUX.sub("", main, count=1)
+    return Relation(_REL_WORD.get(rel, rel), main, m["event"], yes_no)
+
+
+# ---- dates an article mentions without a year ----------------------------------------------
+_WEEKDAYS = [d.lower() for d in calendar.day_name]
+_MENTION = re.compile(rf"\b(?:{_DAY_MONTH})(?!,?\s+(?:19|20)\d\d)\b", re.I)
+# A weekday is a date only right after a verb: past ("ruled on Tuesday", "said last Monday")
+# or after "will" ("will open on Saturday"); "talks on Wednesday" could be either.
+_ON_WEEKDAY = re.compile(r"\b(?P<verb>[a-z]+)\s+(?:on\s+|last\s+|next\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")\b(?!,?\s+(?:\d|"
+                         + "|".join(MONTH_NAMES) + r"))", re.I)  # fmt: skip
+_PAST_IRREGULAR = frozenset(
+    "said told met held began rose fell struck won lost made came went took gave found left put ran saw sent set "
+    "shut spoke stood wrote hit cut paid led broke sold bought fought kept meant rode drew flew grew threw".split()
+)
+_FUTURE = re.compile(r"\b(?:will|would|shall|is due to|are due to|is expected to|are expected to|is to|are to)(?:\s+\w+){1,4}$", re.I)
+NEAREST_DAYS = 183  # a year-less date is the one nearest the publication date, within half a year
+
+
+def mentioned_dates(text: str, published: str) -> list[tuple[int, int, date]]:
+    """The dates ``text`` names without a year ("May 23", "on Saturday"), as (start, end,
+    date), resolved against its article's publication date: a month and day is the one
+    nearest it (within ``NEAREST_DAYS``); a weekday is the one in the week before it, or
+    after it in a sentence about the future ("will open on Saturday"); an "on Monday"
+    published on a Monday is that day. Nothing without a publication date."""
+    ref = _iso(published)
+    if ref is None:
+        return []
+    out = []
+    for m in _MENTION.finditer(text):
+        g = {k: v for k, v in m.groupdict().items() if v}
+        month = _MONTHS[(g.get("month") or g.get("month2")).lower().rstrip(".")]
+        dd = int(g.get("day") or g.get("day2"))
+        near = [d for y in (ref.year - 1, ref.year, ref.year + 1) if (d := _safe_date(y, month, dd))]
+        best = min(near, key=lambda d: abs((d - ref).days), default=None)
+        if best and abs((best - ref).days) <= NEAREST_DAYS:
+            out.append((m.start(), m.end(), best))
+    for m in _ON_WEEKDAY.finditer(text):
+        verb, said = m["verb"].lower(), m.group(0).lower()
+        before = text[max(0, m.start() - 40) : m.start()]
+        ahead = " next " in f" {said} " or bool(_FUTURE.search(before + verb))
+        past = " last " in f" {said} " or verb in _PAST_IRREGULAR or (verb.endswith("ed") and not ahead)
+        if not (ahead or past):
+            continue  # "talks on Wednesday": this week's or next week's, the text doesn't say
+        back = (ref.weekday() - _WEEKDAYS.index(m["wd"].lower())) % 7
+        when = ref + timedelta(days=(7 - back) % 7 or 7) if ahead else ref - timedelta(days=back)
+        out.append((m.start("wd"), m.end("wd"), when))
+    return sorted(out)
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None

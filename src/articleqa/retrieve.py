@@ -6,21 +6,27 @@ collection those outlets' passages only (one named) or in turn (several)."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
+from datetime import date, timedelta
 
 import numpy as np
 
 from .index.store import Store
 from .outlets import named_outlets, without_outlets
-from .periods import period, without_period
+from .periods import Relation, period, relation, without_period
 from .text import coverage, passage_terms, question_parts, terms
-from .types import Filters, Hit, Retrieved
+from .types import Anchor, Filters, Hit, Retrieved, Sighting
 
 # Two passages of copies of one story are "the same passage" above this cosine
 # (see index/dedup.py for the measurements behind the story-level thresholds).
 SAME_PASSAGE_COS = 0.75
 PART_HITS = 2  # passages retrieved for each part of a two-part question
 OUTLET_HITS = 2  # at least this many passages for each outlet a question names
+# An event's sentences: those covering its terms this close to the best one; the first report
+# among them dates the event (recaps in later reports say it again).
+ANCHOR_RATIO = 0.8
+ANCHOR_MIN = 0.5  # least coverage of the event's terms for a sentence to state it
 
 
 def retrieve(
@@ -49,6 +55,9 @@ def retrieve(
     March", "last week", "since 14 April": `periods.period`, against the newest article)
     restricts the search to articles published in it, unless none was. ``Retrieved.focus`` is
     then the question without the period and the outlets it kept to, for the evidence.
+    A question placed before or after an event instead ("What did Kessel do after Tarrow
+    rejected its offer?": `periods.relation`) is dated by the event's first report
+    (`Retrieved.anchor`) and searched among the reports from that day on (after) or before it.
     """
     qvec = store.embedder.embed([question])[0]
     if time_aware and not (filters and (filters.since or filters.until)):
@@ -58,7 +67,77 @@ def retrieve(
             dated = _retrieve(store, question, qvec, top_k, within, expand_parts, outlet_aware)
             if dated.hits:  # a period nothing was published in restricts nothing
                 return replace(dated, focus=without_period(dated.judged))
+        rel = relation(question)
+        if rel is not None:
+            return _around_event(store, question, qvec, top_k, filters, rel, expand_parts, outlet_aware)
     return _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+
+
+def _around_event(
+    store: Store, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters | None,
+    rel: Relation, expand_parts: bool, outlet_aware: bool,
+) -> Retrieved:  # fmt: skip
+    """Retrieval for a question placed before or after an event: a wh-question among the
+    reports after the event's first report (from its day: what followed may be in the same
+    report) or before it; a yes/no question ("Did A happen before B?") as it is, with the
+    event's sentence added, since both need comparing."""
+    anchor = event_anchor(store, rel, filters)
+    if anchor.first is None or rel.yes_no:
+        got = _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+    else:
+        day = anchor.first.date
+        since, until = (day, "") if rel.rel == "after" else ("", (date.fromisoformat(day) - timedelta(days=1)).isoformat())
+        got = _retrieve(store, question, qvec, top_k, replace(filters or Filters(), since=since, until=until),
+                        expand_parts, outlet_aware)  # fmt: skip
+        if got.hits:  # judged without the event, as a period is: the dates answer it
+            got = replace(got, focus=without_outlets(rel.main, named_outlets(rel.main, store.outlets())))
+        else:  # nothing was reported then: answer as if the event weren't named
+            got = _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+    return replace(got, anchor=anchor)
+
+
+def event_anchor(store: Store, rel: Relation, filters: Filters | None = None) -> Anchor:
+    """Where ``rel``'s event was first reported (`first_report`), and for a yes/no question
+    where its statement was; an event that is an outlet's report ("before the Ledger")
+    anchors to that outlet instead."""
+    named = named_outlets(rel.event, store.outlets())
+    if named and not terms(without_outlets(rel.event, named).replace(" did", "")):
+        return Anchor(rel.rel, rel.main, rel.event, rel.yes_no, outlet=named[0])
+    if not rel.yes_no:
+        return Anchor(rel.rel, rel.main, rel.event, False, first_report(store, rel.event, filters))
+    # "Was the fire declared out before the government declared a disaster zone?": each is
+    # dated by sentences that don't state the other (its own words, not shared ones, tell).
+    first = first_report(store, rel.event, filters, unlike=rel.main)
+    subject = first_report(store, rel.main, filters, unlike=rel.event)
+    return Anchor(rel.rel, rel.main, rel.event, rel.yes_no, first, subject)
+
+
+def first_report(store: Store, statement: str, filters: Filters | None = None, unlike: str = "") -> Sighting | None:
+    """The oldest dated sentence stating ``statement``: of the sentences covering its terms at
+    least ``ANCHOR_RATIO`` as well as the best (and ``ANCHOR_MIN``; a retelling after "after"
+    counts less), the first report's; a sentence holding more of the terms only ``unlike``
+    has than of those only ``statement`` has states the other. None if no dated report
+    states it."""
+    s_terms = list(dict.fromkeys(terms(statement)))
+    if not s_terms:
+        return None
+    other = [t for t in dict.fromkeys(terms(unlike)) if t not in s_terms]
+    own = [t for t in s_terms if t not in other and t not in terms(unlike)]
+    idf = store.keywords.idf
+    found = []
+    for h in search(store, statement, store.embedder.embed([statement])[0], None, filters):
+        for x in (h, *h.also):
+            for a, b, ts in passage_terms(x.chunk.text)[1]:
+                if other and coverage(other, ts, idf) > coverage(own, ts, idf):
+                    continue
+                cov = _unless_recap(x.chunk.text[a:b], s_terms, coverage(s_terms, ts, idf), idf)
+                found.append((cov, x, a, b))
+    best = max((f[0] for f in found), default=0.0)
+    close = [f for f in found if f[0] >= max(ANCHOR_RATIO * best, ANCHOR_MIN) and f[1].published_at]
+    if not close:
+        return None
+    _, h, a, b = min(close, key=lambda f: (f[1].published_at, -f[0]))
+    return Sighting(h, h.chunk.start + a, h.chunk.start + b, h.chunk.text[a:b])
 
 
 def _retrieve(
@@ -111,6 +190,20 @@ def _balanced(
     for rank, h in enumerate(out):
         _set_rank(h, rank)
     return out
+
+
+_RECAP = re.compile(r"\b(?:after|since|following)\b", re.I)
+RECAP_WEIGHT = 0.5  # "..., two weeks after the board rejected its first approach" retells an older event
+
+
+def _unless_recap(sentence: str, e_terms: list[str], cov: float, idf) -> float:
+    """``cov`` for a sentence stating the event; less for one that retells it after "after" /
+    "since" (the event came before this report: its first report is another)."""
+    m = _RECAP.search(sentence)
+    if not m:
+        return cov
+    head = coverage(e_terms, set(terms(sentence[: m.start()])), idf)
+    return cov if head >= cov * ANCHOR_RATIO else max(head, RECAP_WEIGHT * cov)
 
 
 def search(

@@ -67,6 +67,36 @@ class Hit:
 
 
 @dataclass
+class Sighting:
+    """The first report of a sentence that states something: where an event is dated from."""
+
+    hit: Hit
+    start: int  # article offsets of the sentence
+    end: int
+    text: str
+
+    @property
+    def date(self) -> str:
+        return self.hit.published_at[:10]
+
+
+@dataclass
+class Anchor:
+    """The event a question is placed before or after ("after Tarrow rejected the offer"),
+    as retrieval found it: its first report (``first``; None when the event is an outlet's
+    report, "Did the Wire report it before the Ledger?", or no dated report states it) and,
+    for a yes/no question ("Did A happen before B?"), the first report of ``main`` too."""
+
+    rel: str  # "before" | "after"
+    main: str  # the rest of the question ("What did Kessel do"; for yes/no, the statement)
+    event: str
+    yes_no: bool
+    first: Sighting | None = None
+    subject: Sighting | None = None
+    outlet: str = ""  # the event is this outlet's report
+
+
+@dataclass
 class Retrieved:
     """What retrieval hands an answerer: the passages, and the question vector it searched with
     (answerers compare sentences with it, so the question is embedded once)."""
@@ -78,6 +108,7 @@ class Retrieved:
     # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
     # dates and outlets answer, not their words. None: the question itself.
     focus: str | None = None
+    anchor: Anchor | None = None  # the event the question is placed before or after
 
     @property
     def judged(self) -> str:

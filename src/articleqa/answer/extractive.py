@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 
 from ..config import Config
 from ..index.store import Store
@@ -21,6 +20,7 @@ from ..outlets import named_outlets
 from ..text import answer_type, coverage, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
+from .dated import DatedAnswers, outlet_name, quote, weekdays_note
 from .evidence import Evidence, Scored, is_injection, make_evidence
 
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
@@ -32,11 +32,6 @@ OUTLET_RATIO = 0.3
 # A sentence in another copy of the story states the same fact when it holds this IDF share
 # of the answer sentence's terms.
 CORROBORATION = 0.5
-# "Latest" questions: sentences scoring at least this share of the best one's answer it too,
-# and the newest report among them is quoted (news_dated.jsonl, type "latest").
-LATEST_RATIO = 0.8
-TIMELINE_RATIO = 0.6  # a report this close to the best sentence is a development of the story
-TIMELINE_LINES = 6
 
 
 class ExtractiveAnswerer:
@@ -45,6 +40,7 @@ class ExtractiveAnswerer:
     def __init__(self, store: Store, cfg: Config, evidence: Evidence | None = None):
         self.store, self.cfg = store, cfg
         self.evidence = evidence or make_evidence(store, cfg)
+        self.dated = DatedAnswers(self.evidence, store.outlets, cfg.threshold, store.keywords.idf, self.name)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -59,17 +55,13 @@ class ExtractiveAnswerer:
         confidence = self.evidence.confidence(judged, scored)
         if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
-        # Only where reports of several dates compete (undated pages answer as before).
-        when = time_form(question) if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) > 1 else None
-        if when == "latest":
-            return self._latest(question, scored, confidence, retrieved)
-        if when == "earliest":
-            return self._earliest(question, scored, confidence, retrieved)
-        if when == "timeline":
-            return self._timeline(question, scored, confidence, retrieved)
+        dated = self.dated.answer(question, judged, scored, confidence, retrieved)
+        if dated is not None:
+            return dated
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
-        parts = [f"{quote(s.text)} [{c.n}]" for s, c in zip(chosen, citations, strict=True)]
+        when = answer_type(question) == "date"  # "opened on Saturday" answers "when" only with its date
+        parts = [f"{quote(s.text)} [{c.n}]{weekdays_note(s) if when else ''}" for s, c in zip(chosen, citations, strict=True)]
         note = self._outlets_note(chosen[0], citations, retrieved)
         return Answer(question, " ".join(parts + ([note] if note else [])), False, citations, hits,
                       confidence, self.name)  # fmt: skip
@@ -78,50 +70,6 @@ class ExtractiveAnswerer:
         """The candidate sentences in the order the answer takes them (its confidence judges
         the first)."""
         return prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
-
-    def _latest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"What is the latest on ...": of the sentences that answer about as well as the best,
-        the newest report's, "As of <date>", with what the oldest such report said before."""
-        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at]
-        if not close:
-            close = scored[:1]
-        newest = max(close, key=lambda s: (s.hit.published_at, s.score))
-        older = [s for s in close if s.hit.published_at and s.hit.published_at < newest.hit.published_at
-                 and s.hit.chunk.article_id != newest.hit.chunk.article_id]  # fmt: skip
-        citations = [cite(1, newest.hit, newest.start, newest.end)]
-        when = f"As of {day(newest.hit.published_at)}, " if newest.hit.published_at else ""
-        text = f"{when}{_outlet(newest.hit)} reported: {quote(newest.text)} [1]"
-        if older:
-            first = min(older, key=lambda s: (s.hit.published_at, -s.score))
-            citations.append(cite(2, first.hit, first.start, first.end))
-            text += f" Earlier ({day(first.hit.published_at)}), {_outlet(first.hit)} said: {quote(first.text)} [2]"
-        return Answer(question, text, False, citations, retrieved.hits, confidence, self.name)
-
-    def _earliest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"Who first reported ...", "the original date": the oldest report among the
-        sentences that answer about as well as the best."""
-        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at] or scored[:1]
-        first = min(close, key=lambda s: (s.hit.published_at or "9999", -s.score))
-        when = f"First reported on {day(first.hit.published_at)}, by {_outlet(first.hit)}: " if first.hit.published_at else ""
-        text = f"{when}{quote(first.text)} [1]"
-        return Answer(question, text, False, [cite(1, first.hit, first.start, first.end)], retrieved.hits,
-                      confidence, self.name)  # fmt: skip
-
-    def _timeline(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"What happened with ...": one cited line per report, oldest first (the best sentence
-        of each dated article among those that address the question)."""
-        best: dict[str, Scored] = {}
-        for s in scored:
-            aid = s.hit.chunk.article_id
-            if s.hit.published_at and s.score >= TIMELINE_RATIO * scored[0].score and aid not in best:
-                best[aid] = s
-        lines = sorted(best.values(), key=lambda s: (s.hit.published_at, s.start))[:TIMELINE_LINES]
-        if len(lines) < 2:
-            return self._latest(question, scored, confidence, retrieved)
-        citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(lines, 1)]
-        text = "\n".join(f"- {day(s.hit.published_at)}, {_outlet(s.hit)}: {quote(s.text)} [{n}]"
-                          for n, s in enumerate(lines, 1))  # fmt: skip
-        return Answer(question, text, False, citations, retrieved.hits, confidence, self.name)
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
         """The sentences to quote: the best, the best for a part it misses, close runners-up;
@@ -173,7 +121,7 @@ class ExtractiveAnswerer:
         the best sentence's fact (their sentences are cited too, appended to ``citations``).
         Each outlet is named once: another copy from the same outlet is not another outlet."""
         first = next(c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id)
-        outlets: dict[str, tuple[str, list[Citation]]] = {_outlet_key(best.hit): (_outlet(best.hit), [first])}
+        outlets: dict[str, tuple[str, list[Citation]]] = {_outlet_key(best.hit): (outlet_name(best.hit), [first])}
         for h, (a, b) in corroborate(best, retrieved.candidates(), self.store.keywords.idf):
             key = _outlet_key(h)
             if key in outlets:
@@ -182,7 +130,7 @@ class ExtractiveAnswerer:
             if c is None:
                 c = cite(len(citations) + 1, h, a, b)
                 citations.append(c)
-            outlets[key] = (_outlet(h), [c])
+            outlets[key] = (outlet_name(h), [c])
         if len(outlets) == 1:
             return ""
         refs = [f"{name} {''.join(f'[{c.n}]' for c in cs)}" for name, cs in outlets.values()]
@@ -191,54 +139,12 @@ class ExtractiveAnswerer:
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
 
 
-_LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I)
-
-
-# Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
-# (contains 0.42 -> 0.39: "the first delay" is asked about its first report too).
-_EARLIEST = re.compile(r"\b(?:first|earliest|originally|original|initially|initial)\b", re.I)
-_TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
-                       r"|(?:developments|chronology) (?:of|in))\b", re.I)  # fmt: skip
-
-
-def asks_latest(question: str) -> bool:
-    """Does the question ask for the current state of a developing story?"""
-    return bool(_LATEST.search(question))
-
-
-def time_form(question: str) -> str | None:
-    """"timeline", "latest", "earliest" or None: how a question about a developing story
-    wants its reports ordered."""
-    if _TIMELINE.search(question):
-        return "timeline"
-    if asks_latest(question):
-        return "latest"
-    if _EARLIEST.search(question):
-        return "earliest"
-    return None
-
-
-def day(iso: str) -> str:
-    """``2026-05-23`` as "23 May 2026" (a partial date as given)."""
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%-d %B %Y")
-    except ValueError:
-        return iso
-
-
 def not_said(scored: list[Scored], history: list[dict] | None) -> list[Scored]:
     """A follow-up's candidates without the sentences earlier answers already quoted ("And
     when?" must not get the same sentence again), unless nothing else is left."""
     said = " ".join(m.get("content", "") for m in history or [] if m.get("role") == "assistant")
     fresh = [s for s in scored if s.text not in said] if said else scored
     return fresh or scored
-
-
-def quote(sentence: str) -> str:
-    """An article's sentence as a quotation: the reader sees whose words they are."""
-    if sentence[:1] in "“\"‘'":  # already a quotation in the article
-        return sentence
-    return f"“{sentence}”"
 
 
 def prefer_typed(question: str, scored: list[Scored]) -> list[Scored]:
@@ -250,13 +156,6 @@ def prefer_typed(question: str, scored: list[Scored]) -> list[Scored]:
             scored.remove(typed)
             scored.insert(0, typed)
     return scored
-
-
-def _outlet(h: Hit) -> str:
-    if h.source:
-        return h.source
-    t = h.title or h.chunk.article_id
-    return f"“{t[:60].rstrip()}…”" if len(t) > 60 else f"“{t}”"
 
 
 def _outlet_key(h: Hit) -> str:

@@ -17,6 +17,7 @@ from ..resources import load_prompt, render
 from ..types import Answer, Hit, Retrieved, StreamEvent
 from . import citations
 from .base import abstention, one_shot
+from .dated import time_form
 from .evidence import OverlapEvidence, make_evidence
 from .models import ChatModel, Message
 
@@ -52,7 +53,7 @@ class GenerativeAnswerer:
             yield from one_shot(abstention(question, hits, conf, self.name))
             return
         model = self._model()
-        shown = fit_passages(hits, cfg)
+        shown = with_sightings(fit_passages(hits, cfg), retrieved)
         messages = answer_messages(question, shown, cfg)
         if stream:
             parts = []
@@ -63,7 +64,9 @@ class GenerativeAnswerer:
         else:
             raw = model.complete(messages)
             yield StreamEvent("token", text=raw)
-        yield StreamEvent("answer", answer=self.finish(question, raw, shown, conf))
+        answer = self.finish(question, raw, shown, conf)
+        answer.form = answer_form(question, retrieved, answer)
+        yield StreamEvent("answer", answer=answer)
 
     def finish(self, question: str, raw: str, shown: list[Hit], conf: float) -> Answer:
         """The validated `Answer` for a model's raw output (see `citations.validate`)."""
@@ -73,6 +76,26 @@ class GenerativeAnswerer:
         )  # fmt: skip
         return Answer(question, checked.text, checked.abstained, checked.citations, shown, conf, self.name,
                       checks=checked.notes)  # fmt: skip
+
+
+def with_sightings(shown: list[Hit], retrieved: Retrieved) -> list[Hit]:
+    """``shown`` plus the first reports retrieval dated a question's event (and, for "Did A
+    happen before B?", A) by, when not among them: the model needs both to compare."""
+    anchor = retrieved.anchor
+    extra = [s.hit for s in (anchor.first, anchor.subject) if s is not None] if anchor else []
+    have = {h.chunk.id for h in shown}
+    return shown + [h for h in extra if h.chunk.id not in have and not have.add(h.chunk.id)]
+
+
+def answer_form(question: str, retrieved: Retrieved, answer: Answer) -> str:
+    """`Answer.form` for a generated answer: the question's, when the answer cites reports of
+    more than one date (the UI then draws a timeline as one)."""
+    if answer.abstained or len({c.published_at for c in answer.citations if c.published_at}) < 2:
+        return ""
+    anchor = retrieved.anchor
+    if anchor is not None:
+        return "order" if anchor.yes_no else anchor.rel
+    return time_form(question) or ""
 
 
 # ---- prompts --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from ..answer.extractive import day
+from ..answer.dated import day
 from ..types import CITATION_MARKER, Article, FeedState
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage

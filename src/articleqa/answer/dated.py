@@ -1,0 +1,220 @@
+"""Answers ordered by the reports' dates, for the extractive answerer: the latest report, the
+first, a timeline, what came before or after an event, and which of two things (or two
+outlets' reports) came first.
+
+Each form picks among the sentences that answer about as well as the best one
+(``LATEST_RATIO``) by their reports' dates, and says the dates. They apply only where
+reports of several dates compete (or the question names an event retrieval dated); an
+undated collection answers as before. docs/news.md has examples and the measured effect.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from ..outlets import named_outlets
+from ..periods import asks_latest, mentioned_dates
+from ..text import coverage, terms
+from ..types import Anchor, Answer, Hit, Retrieved, Sighting
+from .base import abstention, cite
+from .evidence import Evidence, Scored
+
+# "Latest" questions: sentences scoring at least this share of the best one's answer it too,
+# and the newest report among them is quoted (news_dated.jsonl, type "latest").
+LATEST_RATIO = 0.8
+TIMELINE_RATIO = 0.6  # a report this close to the best sentence is a development of the story
+TIMELINE_LINES = 6
+# A sentence covering an event's terms this close to the anchor sentence states the event
+# (retrieve.ANCHOR_RATIO): it is no answer to what came before or after it.
+STATES_EVENT = 0.8
+
+# Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
+# ("the first delay" is asked about its first report too).
+_EARLIEST = re.compile(r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I)
+_TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
+                       r"|(?:developments|chronology) (?:of|in))\b", re.I)  # fmt: skip
+
+
+def time_form(question: str) -> str | None:
+    """"timeline", "latest", "earliest" or None: how a question about a developing story
+    wants its reports ordered."""
+    if _TIMELINE.search(question):
+        return "timeline"
+    if asks_latest(question):
+        return "latest"
+    if _EARLIEST.search(question):
+        return "earliest"
+    return None
+
+
+def day(iso: str) -> str:
+    """``2026-05-23`` as "23 May 2026" (a partial date as given)."""
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%-d %B %Y")
+    except ValueError:
+        return iso
+
+
+def quote(sentence: str) -> str:
+    """An article's sentence as a quotation: the reader sees whose words they are."""
+    if sentence[:1] in "“\"‘'":  # already a quotation in the article
+        return sentence
+    return f"“{sentence}”"
+
+
+def outlet_name(h: Hit) -> str:
+    """The outlet that published ``h``, else its title quoted."""
+    if h.source:
+        return h.source
+    t = h.title or h.chunk.article_id
+    return f"“{t[:60].rstrip()}…”" if len(t) > 60 else f"“{t}”"
+
+
+def weekdays_note(s: Scored) -> str:
+    """" (Saturday: 23 May 2026)" for the weekdays a quoted sentence names, resolved against its
+    report's date (`periods.mentioned_dates`): "opened on Saturday" says when only with it."""
+    found = [(s.text[a:b], d) for a, b, d in mentioned_dates(s.text, s.hit.published_at) if s.text[a:b].isalpha()]
+    if not found:
+        return ""
+    return " (" + "; ".join(f"{w}: {d.strftime('%-d %B %Y')}" for w, d in dict(found).items()) + ")"
+
+
+class DatedAnswers:
+    """The date-ordered answers; `answer` is None when none applies."""
+
+    def __init__(self, evidence: Evidence, outlets, threshold: float, idf, name: str):
+        self.evidence, self.outlets, self.threshold, self.idf, self.name = evidence, outlets, threshold, idf, name
+
+    def answer(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved):
+        anchor = retrieved.anchor
+        if anchor is not None and anchor.yes_no:
+            return self._order(question, judged, scored, confidence, retrieved, anchor)
+        if anchor is not None and anchor.first is not None:
+            return self._around(question, judged, scored, retrieved, anchor.first, anchor)
+        if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
+            return None  # reports of one date (or undated pages): nothing to order
+        when = time_form(question)
+        form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(when or "")
+        return form(question, scored, confidence, retrieved) if form else None
+
+    def _answer(self, question: str, text: str, chosen: list[tuple[Hit, int, int]], retrieved: Retrieved,
+                confidence: float, form: str) -> Answer:  # fmt: skip
+        citations = [cite(n, h, a, b) for n, (h, a, b) in enumerate(chosen, 1)]
+        hits = list(retrieved.hits)
+        hits += [h for h, _, _ in chosen if all(h.chunk.id != x.chunk.id for x in hits)]
+        return Answer(question, text, False, citations, hits, confidence, self.name, form=form)
+
+    def _latest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"What is the latest on ...": of the sentences that answer about as well as the best,
+        the newest report's, "As of <date>", with what the oldest such report said before."""
+        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at] or scored[:1]
+        newest = max(close, key=lambda s: (s.hit.published_at, s.score))
+        older = [s for s in close if s.hit.published_at and s.hit.published_at < newest.hit.published_at
+                 and s.hit.chunk.article_id != newest.hit.chunk.article_id]  # fmt: skip
+        when = f"As of {day(newest.hit.published_at)}, " if newest.hit.published_at else ""
+        text = f"{when}{outlet_name(newest.hit)} reported: {quote(newest.text)} [1]{weekdays_note(newest)}"
+        chosen = [_span(newest)]
+        if older:
+            first = min(older, key=lambda s: (s.hit.published_at, -s.score))
+            chosen.append(_span(first))
+            text += f" Earlier ({day(first.hit.published_at)}), {outlet_name(first.hit)} said: {quote(first.text)} [2]"
+        return self._answer(question, text, chosen, retrieved, confidence, "latest")
+
+    def _earliest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"Who first reported ...", "the original date": the oldest report among the
+        sentences that answer about as well as the best."""
+        close = [s for s in scored if s.score >= LATEST_RATIO * scored[0].score and s.hit.published_at] or scored[:1]
+        first = min(close, key=lambda s: (s.hit.published_at or "9999", -s.score))
+        when = f"First reported on {day(first.hit.published_at)}, by {outlet_name(first.hit)}: " if first.hit.published_at else ""
+        text = f"{when}{quote(first.text)} [1]{weekdays_note(first)}"
+        return self._answer(question, text, [_span(first)], retrieved, confidence, "earliest")
+
+    def _timeline(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """"What happened with ...": one cited line per report, oldest first (the best sentence
+        of each dated article among those that address the question)."""
+        best: dict[str, Scored] = {}
+        for s in scored:
+            aid = s.hit.chunk.article_id
+            if s.hit.published_at and s.score >= TIMELINE_RATIO * scored[0].score and aid not in best:
+                best[aid] = s
+        lines = sorted(best.values(), key=lambda s: (s.hit.published_at, s.start))[:TIMELINE_LINES]
+        if len(lines) < 2:
+            return self._latest(question, scored, confidence, retrieved)
+        text = "\n".join(f"- {day(s.hit.published_at)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]{weekdays_note(s)}"
+                         for n, s in enumerate(lines, 1))  # fmt: skip
+        return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "timeline")
+
+    def _around(self, question: str, judged: str, scored: list[Scored], retrieved: Retrieved, event: Sighting,
+                anchor: Anchor):  # fmt: skip
+        """"What did Kessel do after Tarrow rejected its offer?": of the sentences that answer
+        but don't state the event itself, the first report after it (the last before it, for
+        "before"), cited with the event's first report."""
+        rest = [s for s in scored if not self._states(anchor.event, event, s)]
+        conf = self.evidence.confidence(judged, rest) if rest else 0.0
+        if conf < self.threshold:
+            return None
+        close = [s for s in rest if s.score >= LATEST_RATIO * rest[0].score and s.hit.published_at] or rest[:1]
+        after = anchor.rel == "after"
+        pick = (min if after else max)(close, key=lambda s: (s.hit.published_at, -s.score if after else s.score))
+        text = (f"{day(pick.hit.published_at)}, {outlet_name(pick.hit)}: {quote(pick.text)} [1]{weekdays_note(pick)} "
+                f"That was {anchor.rel} {outlet_name(event.hit)}'s report of {day(event.date)}: {quote(event.text)} [2]")  # fmt: skip
+        return self._answer(question, text, [_span(pick), _span(event)], retrieved, conf, anchor.rel)
+
+    def _states(self, statement: str, seen: Sighting, s: Scored) -> bool:
+        """Does ``s`` state what ``seen`` does (it, or as well covered)?"""
+        if (s.hit.chunk.article_id, s.start) == (seen.hit.chunk.article_id, seen.start):
+            return True
+        s_terms = list(dict.fromkeys(terms(statement)))
+        own = coverage(s_terms, set(terms(seen.text)), self.idf)
+        return coverage(s_terms, set(terms(s.text)), self.idf) >= STATES_EVENT * own
+
+    def _order(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved,
+               anchor: Anchor):  # fmt: skip
+        """"Did A happen before B?" / "Did the Wire report it before the Ledger?": yes or no from
+        the first report of each (retrieval found them), both quoted, oldest first."""
+        if anchor.outlet:
+            firsts = self._outlet_firsts(scored, retrieved, anchor)
+            if firsts is None:
+                return None
+            a, b = firsts
+        elif anchor.first is None or anchor.subject is None:
+            # One of the two was never reported: no order to give.
+            return abstention(question, retrieved.hits, confidence, self.name)
+        else:
+            a, b = anchor.subject, anchor.first
+        da, db = a.date, b.date
+        if da == db:
+            verdict = f"Both were first reported on {day(da)}:"
+        else:
+            verdict = "Yes." if (da < db) == (anchor.rel == "before") else "No."
+        lines = sorted([a, b], key=lambda s: s.date)
+        text = verdict + " " + " Then ".join(
+            f"{day(s.date)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]" for n, s in enumerate(lines, 1)
+        )
+        return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "order")
+
+    def _outlet_firsts(self, scored: list[Scored], retrieved: Retrieved, anchor: Anchor) -> tuple[Sighting, Sighting] | None:
+        """The report of the subject's outlet and of the outlet the question compares it with:
+        each outlet's best-ranked passage (retrieval searched each named outlet on its own and
+        reranked by the question), quoted by its article's best sentence. Sentence scores
+        alone miss a telling in other words ("will not open on April 18 after all" is the
+        Ledger's report of the delay)."""
+        subject = [o for o in named_outlets(anchor.main, self.outlets()) if o != anchor.outlet]
+        if not subject:
+            return None
+        out = []
+        for outlet in (subject[0], anchor.outlet):
+            own = [h for h in retrieved.candidates() if h.source == outlet and h.published_at]
+            if not own:
+                return None
+            top = max(own, key=lambda h: h.rerank_score or 0.0).chunk.article_id
+            best = next((s for s in scored if s.hit.chunk.article_id == top), None)
+            if best is None or not best.hit.published_at:
+                return None
+            out.append(Sighting(best.hit, best.start, best.end, best.text))
+        return out[0], out[1]
+
+
+def _span(s: Scored | Sighting) -> tuple[Hit, int, int]:
+    return s.hit, s.start, s.end
