@@ -327,3 +327,42 @@ def test_cli_watch_once_then_not_modified_and_list_shows_versions(tmp_path, site
     assert "Ferry strike ends" in row and " 2 " in row
     r = _cli("watch", url, "--every", "15x", data_dir=tmp_path)
     assert r.returncode == 2 and "--every '15x' is not an interval" in r.stderr
+
+
+def test_cli_latest_answer_follows_the_feed_after_watch_polls(tmp_path, site):
+    """Issue 16's done-when: ingest a feed, ask for the latest, a new entry appears, ``watch``
+    polls, and the answer follows it: newest report first, its date and outlet, cited."""
+    import json
+
+    story = [
+        ("/p1.html", "Haiphong port closed for pier repairs", "Mon, 02 Dec 2024 08:00:00 +0000",
+         "The port of Haiphong closed on Monday for repairs to its main pier, the harbour master said."),
+        ("/p2.html", "Haiphong pier repairs delayed", "Thu, 12 Dec 2024 08:00:00 +0000",
+         "Repairs to the main pier at the port of Haiphong will take a further week, the harbour master said."),
+        ("/p3.html", "Haiphong port reopens", "Fri, 20 Dec 2024 08:00:00 +0000",
+         "The port of Haiphong reopened after repairs to its main pier were finished, the harbour master said."),
+    ]  # fmt: skip
+
+    def publish(n: int, etag: str) -> None:
+        for path, title, _, text in story[:n]:
+            site.page(path, title, text)
+        site.rss("/feed.xml", [{"guid": p, "title": t, "link": site.url(p), "pubDate": d} for p, t, d, _ in story[:n]],
+                 etag=etag)  # fmt: skip
+
+    def latest() -> dict:
+        r = _cli("ask", "What is the latest on the repairs to the pier at the port of Haiphong?", "--json", data_dir=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    publish(2, '"v1"')
+    assert _cli("ingest", site.url("/feed.xml"), data_dir=tmp_path).returncode == 0
+    ans = latest()
+    newest = ans["citations"][0]
+    assert ans["answer"].startswith("As of 12 December 2024, Harbour Gazette reported") and ans["form"] == "latest"
+    assert newest["published_at"] == "2024-12-12" and newest["source"] == "Harbour Gazette" and "further week" in newest["text"]
+    publish(3, '"v2"')
+    r = _cli("watch", site.url("/feed.xml"), "--once", data_dir=tmp_path)
+    assert r.returncode == 0 and "1 added" in r.stdout, r.stderr
+    ans = latest()
+    assert ans["answer"].startswith("As of 20 December 2024") and "reopened" in ans["citations"][0]["text"]
+    assert "Earlier (2 December 2024)" in ans["answer"]

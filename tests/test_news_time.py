@@ -136,3 +136,28 @@ def test_which_came_first_is_yes_or_no_from_the_first_report_of_each(qa):
 def test_a_quoted_weekday_gets_its_date(qa):
     ans = qa.ask("What's the latest on when Orrin's Riverside Line opens?")
     assert "opened on Saturday" in ans.citations[0].text and "(Saturday: 23 May 2026)" in ans.text
+
+
+def test_the_latest_on_a_story_is_its_newest_report_in_other_words_too(qa):
+    """"What's the latest on Kessel's bid?" names a story: the newest report on it answers,
+    though it says "takeover" and "accepted", not "bid" (the passage tells it is on the story)."""
+    ans = qa.ask("What is the latest on Kessel's bid for Tarrow Instruments?")
+    dated = [a["published_at"] for a in qa.articles() if "Tarrow" in a["title"] or "Kessel" in a["title"]]
+    assert ans.citations[0].published_at == max(dated) and "accept" in ans.text.lower()
+    assert ans.citations[0].text != ans.citations[0].title  # the lead, not the headline, when it answers as well
+
+
+def test_a_timeline_asked_for_in_so_many_words_is_one(qa):
+    ans = qa.ask("Give me a timeline of Kessel's pursuit of Tarrow Instruments.")
+    dates = [c.published_at for c in ans.citations]
+    assert not ans.abstained and ans.form == "timeline" and len(dates) >= 4 and dates == sorted(dates)
+    for figure in ("30 crowns", "34 crowns"):  # the bid, then the raised one
+        assert figure in ans.text
+
+
+def test_outlets_compared_on_a_figure_each_give_theirs(qa):
+    ans = qa.ask("How did the Ledger and the Wire differ on Line 4's expected daily ridership?")
+    assert "55,000" in ans.text and "60,000" in ans.text
+    assert {c.source for c in ans.citations} >= {"Orrin Daily Ledger", "Vellmark Wire"}
+    after = qa.ask("How did the Ledger and the Wire differ on the cost of Line 4 after its second delay?")
+    assert "2.05 billion" in after.text and "2.1 billion" in after.text

@@ -149,6 +149,13 @@ _PERSON_NOUNS = (
 )
 
 
+# "How did the Ledger and the Wire differ on the cost ...": outlets compared on a figure.
+_DIFFER_ON_FIGURE = re.compile(
+    r"^how did\b.*\b(?:on|over|about) (?:the )?(?:[\w'’]+ ){0,3}?(?:cost|price|figure|total|number|amount|toll|"
+    r"estimate|value|budget|ridership|size|count|share|pay)\b"
+)
+
+
 def answer_type(question: str) -> str | None:
     """The kind of answer a question expects: date, number, person, place, or None."""
     q = question.lower().strip()
@@ -159,7 +166,7 @@ def answer_type(question: str) -> str | None:
     if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high)\b", q) or re.search(
         r"\b(what|which) (is |was |were |are )?(the )?(percentage|percent|number|amount|proportion|"
         r"value|cost|price|total|population|size)\b", q
-    ):
+    ) or _DIFFER_ON_FIGURE.search(q):
         return "number"
     if re.search(r"\b(who|whom|whose)\b", q) or re.match(rf"^(which|what) (\w+ )?({_PERSON_NOUNS})\b", q):
         return "person"
@@ -176,13 +183,36 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     if kind == "date":
         return any(m.group(0).lower() not in qwords for m in _DATE.finditer(sentence))
     if kind == "number":
-        return any(m.group(0).lower() not in qwords for m in _NUMBER.finditer(sentence))
+        return any(m.group(0).lower() not in qwords and not _in_date(sentence, m) for m in _NUMBER.finditer(sentence))
     # person / place: a capitalised word that is not the sentence's first word and not
     # something the question already mentions; for places, one after in/at/from/near.
     caps = [m for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
     if kind == "place":
         caps = [m for m in caps if re.search(r"\b(in|at|from|near|to)\s+(the\s+)?$", sentence[: m.start()])]
     return any(m.group(0).lower() not in qwords for m in caps)
+
+
+_MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s+$", re.I)
+_MONTH_AFTER = re.compile(rf"^(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b", re.I)
+
+
+def _in_date(sentence: str, m: re.Match) -> bool:
+    """Is this number a day of a month ("July 1", "23 May") or a year ("in 2019"): a date, no
+    count or amount ("the cost … after the July 1 delay" names no cost)."""
+    n = m.group(0)
+    if re.fullmatch(r"(?:1[5-9]|20)\d\d", n):
+        return True
+    return n.isdigit() and len(n) <= 2 and bool(_MONTH_BEFORE.search(sentence[: m.start()]) or _MONTH_AFTER.match(sentence[m.end() :]))
+
+
+def figure_units(sentence: str) -> set[str]:
+    """The terms in the three words after each figure that is no date ("60,000 riders a day"
+    -> {"rider", "day"}; "2.1 billion crowns" -> {"billion", "crown"}): what it counts."""
+    out: set[str] = set()
+    for m in re.finditer(r"\b\d[\d,.]*\b", sentence):
+        if not _in_date(sentence, m):
+            out.update(terms(" ".join(sentence[m.end() :].split()[:3])))
+    return out
 
 
 def question_parts(question: str) -> list[str]:

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from ..config import Config
 from ..index.store import Store
 from ..outlets import named_outlets
-from ..text import answer_type, coverage, passage_terms, question_parts, terms
+from ..text import answer_type, coverage, figure_units, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
-from .dated import DatedAnswers, outlet_name, quote, weekdays_note
+from .dated import DatedAnswers, judged_for_form, outlet_name, quote, weekdays_note
 from .evidence import Evidence, Scored, is_injection, make_evidence
 
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
@@ -50,7 +50,8 @@ class ExtractiveAnswerer:
     def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
         hits = retrieved.hits
         # The passages are judged without the period or outlets retrieval kept to.
-        judged = retrieved.judged_for(question)
+        # (and for a timeline, without the words asking for one).
+        judged = judged_for_form(retrieved.judged_for(question))
         scored = self.ranked(judged, retrieved, history)
         confidence = self.evidence.confidence(judged, scored)
         if not scored or confidence < self.cfg.threshold:
@@ -100,7 +101,8 @@ class ExtractiveAnswerer:
         """For a question naming several outlets of the collection ("How did the Ledger and the
         Wire differ on ..."), the sentence of each named outlet not yet quoted that says what
         the best sentence says: the highest score plus likeness to the best sentence (its
-        cosine), among the outlet's sentences scoring at least ``OUTLET_RATIO`` of the best."""
+        cosine), among the outlet's sentences scoring at least ``OUTLET_RATIO`` of the best
+        (those giving a figure in the best one's units, if any do)."""
         named = named_outlets(question, self.store.outlets())
         if len(named) < 2:
             return []
@@ -110,6 +112,9 @@ class ExtractiveAnswerer:
             if any(c.hit.source == outlet for c in chosen):
                 continue
             own = [s for s in scored if s.hit.source == outlet and s.score >= OUTLET_RATIO * best.score]
+            # Outlets compared on a figure: the outlet's own figure of that kind ("55,000
+            # passengers a day" against "60,000 riders a day"), where it gives one.
+            own = [s for s in own if figure_units(s.text) & figure_units(best.text)] or own
             if own:
                 vecs = self.store.sentence_embedder.embed([best.text] + [s.text for s in own])
                 likeness = vecs[1:] @ vecs[0]
