@@ -238,7 +238,7 @@ def test_llm_time_answers_carry_their_form_and_see_both_first_reports(tmp_path):
         {"id": "t-order", "corpus": "dated", "kind": "order",
          "question": "Did the dockworkers accept a pay deal before the Labour Court ruled on the strike?",
          "answer": "No — the Labour Court ruled the strike lawful on 26 May {cite:strike at the Port of Saltby is lawful}, "
-                   "and three days later the members voted to accept a pay rise of 7 percent {cite:accept a pay rise of 7 percent}."},
+                   "and on 28 May the members voted to accept a pay rise of 7 percent {cite:accept a pay rise of 7 percent}."},
     ]  # fmt: skip
     with llm_fixtures.Harness(fx, workdir=tmp_path) as h:
         qa = h.assistant("dated")

@@ -233,3 +233,14 @@ def test_an_outlet_and_a_date_the_passage_carries_may_be_named(outlets, embedder
     assert not out.abstained
     assert validate("The Saltby Times reported that the authority expects about 55,000 passengers a day [1].",
                     outlets, embedder=embedder).abstained  # fmt: skip
+
+
+def test_a_weekday_the_passage_gives_backs_its_date_and_no_other():
+    """"reopened on Thursday" in a report of Saturday 7 December 2024 backs "on 5 December";
+    "on 6 December" is a date the passage never gives."""
+    h = _hit("harbour", 0)
+    h.published_at = "2024-12-07"
+    right = validate("The harbour of Port Ellis reopened on 5 December after storm repairs [1].", [h])
+    wrong = validate("The harbour of Port Ellis reopened on 6 December after storm repairs [1].", [h])
+    assert not right.abstained and "5 December" in right.text and right.citations[0].article_id == "harbour"
+    assert wrong.abstained

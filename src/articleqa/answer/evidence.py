@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from ..index.store import Store
-from ..periods import MONTH_NAMES
+from ..periods import MONTH_NAMES, mentioned_dates
 from ..text import (
     answer_type,
     coverage,
@@ -346,6 +346,15 @@ def _meta_words(hit: Hit) -> list[str]:
     return out
 
 
+def _date_words(sentence: str, published: str) -> list[str]:
+    """The words of the dates ``sentence`` gives without a year or as a weekday, resolved
+    against the publication date: "on Thursday" in a 29 May 2026 report -> 28, May, 2026."""
+    out = []
+    for _, _, d in mentioned_dates(sentence, published):
+        out += [str(d.day), f"{d.day:02d}", str(d.month), MONTH_NAMES[d.month - 1], str(d.year)]
+    return out
+
+
 class Passage:
     """A hit split into sentences, with injected instructions set apart."""
 
@@ -379,7 +388,11 @@ class Passage:
         self.terms = set().union(*self.sent_terms)
         self.injected_only = self.injected - self.terms
         self.meta_numbers = {w for w in self.meta if w[0].isdigit()}  # its date: a claim may state it
-        self.names = self.terms | set(terms(" ".join(self.meta)))  # what a claim may name
+        # The dates its sentences give without a year or as a weekday ("ruled on Tuesday",
+        # resolved against its date: periods.mentioned_dates), in the spellings a claim uses.
+        published = self.hit.published_at if self.hit else ""
+        self.sent_dates = [_date_words(s, published) for _, _, s in self.sentences]
+        self.names = self.terms | set(terms(" ".join(self.meta + [w for d in self.sent_dates for w in d])))
         self.attribution = set(terms(" ".join(self.meta_source))) - self.terms  # the outlet and date
 
     @classmethod
@@ -395,6 +408,8 @@ class Passage:
         vecs = [q.vecs for q in parts if q.vecs is not None]
         p.vecs = np.concatenate(vecs) if len(vecs) == len(parts) and vecs else None
         p._index()
+        p.sent_dates = [d for q in parts for d in q.sent_dates]  # each resolved against its own date
+        p.names |= set(terms(" ".join(w for d in p.sent_dates for w in d)))
         return p
 
 
@@ -454,6 +469,7 @@ def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarra
     # 14 stations" is not backed by "12 stations ... on May 14"); dates of the article count.
     said = [w for x in window for w in words(p.sentences[x][2])]
     numbers = {w for w in said if w[0].isdigit()} | p.meta_numbers
+    numbers |= {w for x in window for w in p.sent_dates[x] if w[0].isdigit()}
     if (
         _counts_differ(claim, " ".join(p.sentences[x][2] for x in window))  # counts a thing otherwise
         or (lex < LEX_FLOOR and score < MEANING_COS)
