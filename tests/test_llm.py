@@ -227,3 +227,13 @@ def test_injection_is_not_obeyed_extractive(injected_dir):
 def test_unanswerable_question_is_abstained_local(local_qa):
     ans = local_qa.ask("What is the population of Hanoi?")
     assert ans.abstained and ans.text == ABSTAIN_TEXT and ans.citations == []
+
+
+def test_the_prompt_says_how_a_relative_period_was_read():
+    from articleqa.answer.generative import answer_messages
+
+    note = "“last week” read as 23 May 2026 to 29 May 2026, counted back from the newest article, of 29 May 2026"
+    for answerer in ("openai", "local"):
+        user = answer_messages("What happened last week?", [_hit("Text.")], Config(answerer=answerer), note)[-1]["content"]
+        assert f"What happened last week?\n(The passages are from that period: {note}.)" in user
+    assert "$period" not in answer_messages("Q?", [_hit("Text.")], Config())[-1]["content"]

@@ -44,6 +44,7 @@ def test_retrieval_keeps_to_the_period_asked_about(tmp_path, embedder):
     qa.ingest([DATED])
     ans = qa.ask("What did the Orrin Metro Authority announce in March?")
     assert ans.hits and all(h.published_at.startswith("2026-03") for h in ans.hits)
+    assert not ans.abstained and ans.text.endswith("(“in March” read as March 2026, counted back from the newest article, of 29 May 2026.)")
     assert not any(h.published_at.startswith("2026-03") for h in qa.ask("What did the Orrin Metro Authority announce in May?").hits)
     # A period nothing was published in restricts nothing.
     assert qa.ask("What did the Orrin Metro Authority announce in 2019?").hits
@@ -55,3 +56,16 @@ def test_the_answer_is_judged_without_the_period():
     assert without_period("What did the Labour Court decide in the past week?") == "What did the Labour Court decide?"
     assert without_period("What went wrong with the Line 4 project in April?") == "What went wrong with the Line 4 project?"
     assert without_period("How many homes lost power?") == "How many homes lost power?"
+
+
+def test_a_relative_period_is_said_as_read():
+    from articleqa.periods import period_note
+
+    q = "What happened to the strike last week?"
+    assert period_note(q, period(q, "2026-05-29"), "2026-05-29") == (
+        "“last week” read as 23 May 2026 to 29 May 2026, counted back from the newest article, of 29 May 2026"
+    )
+    q = "What went wrong in April?"
+    assert period_note(q, period(q, "2026-05-29"), "2026-05-29").startswith("“in April” read as April 2026")
+    q = "What happened in May 2026?"
+    assert period_note(q, period(q, "2026-05-29"), "2026-05-29") == ""  # dated in full: nothing to say

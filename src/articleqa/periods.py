@@ -66,6 +66,34 @@ def period(question: str, newest: str) -> tuple[str, str] | None:
     return None
 
 
+def period_note(question: str, span: tuple[str, str], newest: str) -> str:
+    """What a relative period or a year-less month was read as, to say in the answer ("“last
+    week” read as 23–29 May 2026, the week up to the newest article"); "" when the question
+    dated itself fully ("in May 2026", "since 14 April 2026")."""
+    m = next((m for _, rx in _PATTERNS if (m := rx.search(question))), None)
+    if m is None or m.groupdict().get("year"):
+        return ""
+    phrase = m.group(0).strip()
+    since, until = (_iso(d) for d in span)
+    whole_month = (since and until and since.day == 1 and (since.year, since.month) == (until.year, until.month)
+                   and until.day == calendar.monthrange(until.year, until.month)[1])  # fmt: skip
+    if whole_month:
+        read = since.strftime("%B %Y")
+    elif since and until:
+        read = f"{_day(since)} to {_day(until)}"
+    elif since:
+        read = f"from {_day(since)}"
+    else:
+        read = f"up to {_day(until)}" if until else ""
+    ref = _iso(newest)
+    tail = f", counted back from the newest article, of {_day(ref)}" if ref else ""
+    return f"“{phrase}” read as {read}{tail}" if read else ""
+
+
+def _day(d: date) -> str:
+    return d.strftime("%-d %B %Y")
+
+
 def without_period(question: str) -> str:
     """The question with the period it names taken out ("What went wrong in April?" -> "What
     went wrong?"): once retrieval keeps to the period, the answer is judged on the rest (the

@@ -14,7 +14,7 @@ import numpy as np
 
 from .index.store import Store
 from .outlets import named_outlets, without_outlets
-from .periods import Relation, period, relation, without_period
+from .periods import Relation, period, period_note, relation, without_period
 from .text import coverage, passage_terms, question_parts, terms
 from .types import Anchor, Filters, Hit, Retrieved, Sighting
 
@@ -66,7 +66,8 @@ def retrieve(
             within = replace(filters or Filters(), since=span[0], until=span[1])
             dated = _retrieve(store, question, qvec, top_k, within, expand_parts, outlet_aware)
             if dated.hits:  # a period nothing was published in restricts nothing
-                return replace(dated, focus=without_period(dated.judged))
+                note = period_note(question, span, store.newest_date())
+                return replace(dated, focus=without_period(dated.judged), period_note=note)
         rel = relation(question)
         if rel is not None:
             return _around_event(store, question, qvec, top_k, filters, rel, expand_parts, outlet_aware)

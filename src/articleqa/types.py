@@ -109,6 +109,7 @@ class Retrieved:
     # dates and outlets answer, not their words. None: the question itself.
     focus: str | None = None
     anchor: Anchor | None = None  # the event the question is placed before or after
+    period_note: str = ""  # what a relative period retrieval kept to was read as (periods.period_note)
 
     @property
     def judged(self) -> str:

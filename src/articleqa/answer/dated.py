@@ -94,7 +94,9 @@ def outlet_name(h: Hit) -> str:
 def weekdays_note(s: Scored) -> str:
     """" (Saturday: 23 May 2026)" for the weekdays a quoted sentence names, resolved against its
     report's date (`periods.mentioned_dates`): "opened on Saturday" says when only with it."""
-    found = [(s.text[a:b], d) for a, b, d in mentioned_dates(s.text, s.hit.published_at) if s.text[a:b].isalpha()]
+    own = s.hit.published_at[:10]  # "said on Tuesday" in Tuesday's report needs no date
+    found = [(s.text[a:b], d) for a, b, d in mentioned_dates(s.text, s.hit.published_at)
+             if s.text[a:b].isalpha() and d.isoformat() != own]  # fmt: skip
     if not found:
         return ""
     return " (" + "; ".join(f"{w}: {d.strftime('%-d %B %Y')}" for w, d in dict(found).items()) + ")"

@@ -48,6 +48,12 @@ class ExtractiveAnswerer:
         yield from one_shot(self.answer(question, retrieved, history))  # computed once the caller asks
 
     def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
+        ans = self._answer(question, retrieved, history)
+        if retrieved.period_note and not ans.abstained:  # say how "last week" was read
+            ans.text += f" ({retrieved.period_note}.)"
+        return ans
+
+    def _answer(self, question: str, retrieved: Retrieved, history: list[dict] | None) -> Answer:
         hits = retrieved.hits
         # The passages are judged without the period or outlets retrieval kept to.
         # (and for a timeline, without the words asking for one).

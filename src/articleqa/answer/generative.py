@@ -54,7 +54,7 @@ class GenerativeAnswerer:
             return
         model = self._model()
         shown = with_sightings(fit_passages(hits, cfg), retrieved)
-        messages = answer_messages(question, shown, cfg)
+        messages = answer_messages(question, shown, cfg, retrieved.period_note)
         if stream:
             parts = []
             for text in model.stream(messages):
@@ -145,11 +145,13 @@ def format_passages(hits: list[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
-def answer_messages(question: str, hits: list[Hit], cfg: Config) -> list[Message]:
-    """The prompt: the small model's (``answer_*_small``) for ``local``, else the capable one's."""
+def answer_messages(question: str, hits: list[Hit], cfg: Config, period_note: str = "") -> list[Message]:
+    """The prompt: the small model's (``answer_*_small``) for ``local``, else the capable one's.
+    ``period_note`` says how the question's period was read (the passages are from it)."""
     suffix = "_small" if cfg.answerer == "local" else ""
+    period = f"\n(The passages are from that period: {period_note}.)" if period_note else ""
     return [
         {"role": "system", "content": load_prompt(f"answer_system{suffix}", cfg)},
         {"role": "user", "content": render(f"answer_user{suffix}", cfg, passages=format_passages(hits),
-                                           question=neutralise(question))},
+                                           question=neutralise(question), period=period)},
     ]  # fmt: skip
