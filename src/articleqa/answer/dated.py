@@ -11,6 +11,7 @@ undated collection answers as before. docs/news.md has examples and the measured
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from ..outlets import named_outlets
@@ -105,7 +106,8 @@ def weekdays_note(s: Scored) -> str:
 class DatedAnswers:
     """The date-ordered answers; `answer` is None when none applies."""
 
-    def __init__(self, evidence: Evidence, outlets, threshold: float, idf, name: str):
+    def __init__(self, evidence: Evidence, outlets: Callable[[], list[str]], threshold: float,
+                 idf: Callable[[str], float], name: str):  # fmt: skip
         self.evidence, self.outlets, self.threshold, self.idf, self.name = evidence, outlets, threshold, idf, name
 
     def answer(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved):
@@ -115,9 +117,9 @@ class DatedAnswers:
             # the first delay?"): each outlet is quoted; retrieval kept to the reports asked of.
             return None
         if anchor is not None and anchor.yes_no:
-            return self._order(question, judged, scored, confidence, retrieved, anchor)
+            return self._order(question, scored, confidence, retrieved, anchor)
         if anchor is not None and anchor.first is not None:
-            return self._around(question, judged, scored, retrieved, anchor.first, anchor)
+            return self._around(question, judged, scored, retrieved, anchor)
         if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
             return None  # reports of one date (or undated pages): nothing to order
         when = time_form(question)
@@ -168,11 +170,13 @@ class DatedAnswers:
                          for n, s in enumerate(lines, 1))  # fmt: skip
         return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "timeline")
 
-    def _around(self, question: str, judged: str, scored: list[Scored], retrieved: Retrieved, event: Sighting,
-                anchor: Anchor):  # fmt: skip
+    def _around(self, question: str, judged: str, scored: list[Scored], retrieved: Retrieved, anchor: Anchor):
         """"What did Kessel do after Tarrow rejected its offer?": of the sentences that answer
         but don't state the event itself, the first report after it (the last before it, for
         "before"), cited with the event's first report."""
+        event = anchor.first
+        if event is None:
+            return None
         rest = [s for s in scored if not self._states(anchor.event, event, s)]
         conf = self.evidence.confidence(judged, rest) if rest else 0.0
         if conf < self.threshold:
@@ -192,8 +196,7 @@ class DatedAnswers:
         own = coverage(s_terms, set(terms(seen.text)), self.idf)
         return coverage(s_terms, set(terms(s.text)), self.idf) >= STATES_EVENT * own
 
-    def _order(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved,
-               anchor: Anchor):  # fmt: skip
+    def _order(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved, anchor: Anchor):
         """"Did A happen before B?" / "Did the Wire report it before the Ledger?": yes or no from
         the first report of each (retrieval found them), both quoted, oldest first."""
         if anchor.outlet:
