@@ -161,3 +161,15 @@ def test_outlets_compared_on_a_figure_each_give_theirs(qa):
     assert {c.source for c in ans.citations} >= {"Orrin Daily Ledger", "Vellmark Wire"}
     after = qa.ask("How did the Ledger and the Wire differ on the cost of Line 4 after its second delay?")
     assert "2.05 billion" in after.text and "2.1 billion" in after.text
+
+
+def test_a_name_the_answering_articles_never_give_lowers_confidence(qa):
+    """"What price did Kessel offer for Corvane Systems?": Corvane is in the collection (it
+    makes Line 4's signalling), but no Kessel bid report names it: a near miss, abstained."""
+    from articleqa.retrieve import retrieve
+
+    ev = qa.answerer.evidence
+    near, real = "What price did Kessel offer for Corvane Systems?", "What price did Kessel offer for Tarrow Instruments?"
+    share = {q: ev.off_article_share(q, ev.rank(q, retrieve(qa.store, q))) for q in (near, real)}
+    assert share[near] > 0.1 and share[real] == 0.0
+    assert qa.ask(near).abstained and not qa.ask(real).abstained
