@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
+
+from .types import Relation
 
 MONTH_NAMES = [m.lower() for m in calendar.month_name if m]  # "january" ... "december"
 _MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, 1)}
@@ -120,19 +121,6 @@ def _year_of(month: int, ref: date | None) -> int | None:
 
 
 # ---- events a question dates itself by ("after the court ruled") ---------------------------
-@dataclass(frozen=True)
-class Relation:
-    """A question placed before or after an event rather than a date: "What did Kessel do
-    after Tarrow rejected its offer?" is ``Relation("after", "What did Kessel do", "Tarrow
-    rejected its offer", yes_no=False)``; "Did the union accept before the court ruled?" asks
-    which came first (``yes_no``; ``main`` is then "the union accept")."""
-
-    rel: str  # "before" | "after"
-    main: str
-    event: str
-    yes_no: bool
-
-
 _REL = re.compile(
     r"^(?P<main>.+?)\s*,?\s+(?P<rel>before|after|since|until|till|prior to|following|by the time)\s+"
     r"(?P<event>[^?!]+?)\s*[?.!]*\s*$", re.I,

@@ -14,9 +14,9 @@ import numpy as np
 
 from .index.store import Store
 from .outlets import named_outlets, without_outlets
-from .periods import Relation, period, period_note, relation, without_period
+from .periods import period, period_note, relation, without_period
 from .text import coverage, passage_terms, question_parts, terms
-from .types import Anchor, Filters, Hit, Retrieved, Sighting
+from .types import Anchor, Filters, Hit, Relation, Retrieved, Sighting
 
 # Two passages of copies of one story are "the same passage" above this cosine
 # (see index/dedup.py for the measurements behind the story-level thresholds).
@@ -102,15 +102,15 @@ def event_anchor(store: Store, rel: Relation, filters: Filters | None = None) ->
     where its statement was; an event that is an outlet's report ("before the Ledger")
     anchors to that outlet instead."""
     named = named_outlets(rel.event, store.outlets())
-    if named and not terms(without_outlets(rel.event, named).replace(" did", "")):
-        return Anchor(rel.rel, rel.main, rel.event, rel.yes_no, outlet=named[0])
+    if named and not terms(without_outlets(rel.event, named)):
+        return Anchor(rel, outlet=named[0])
     if not rel.yes_no:
-        return Anchor(rel.rel, rel.main, rel.event, False, first_report(store, rel.event, filters))
+        return Anchor(rel, first_report(store, rel.event, filters))
     # "Was the fire declared out before the government declared a disaster zone?": each is
     # dated by sentences that don't state the other (its own words, not shared ones, tell).
     first = first_report(store, rel.event, filters, unlike=rel.main)
     subject = first_report(store, rel.main, filters, unlike=rel.event)
-    return Anchor(rel.rel, rel.main, rel.event, rel.yes_no, first, subject)
+    return Anchor(rel, first, subject)
 
 
 def first_report(store: Store, statement: str, filters: Filters | None = None, unlike: str = "") -> Sighting | None:

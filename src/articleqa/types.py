@@ -66,6 +66,19 @@ class Hit:
     copy_of: str | None = None  # chunk id of the hit this copy was collapsed into (in its ``also``)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A question placed before or after an event rather than a date: "What did Kessel do
+    after Tarrow rejected its offer?" is ``Relation("after", "What did Kessel do", "Tarrow
+    rejected its offer", yes_no=False)``; "Did the union accept before the court ruled?" asks
+    which came first (``yes_no``; ``main`` is then "the union accept")."""
+
+    rel: str  # "before" | "after"
+    main: str
+    event: str
+    yes_no: bool
+
+
 @dataclass
 class Sighting:
     """The first report of a sentence that states something: where an event is dated from."""
@@ -85,12 +98,9 @@ class Anchor:
     """The event a question is placed before or after ("after Tarrow rejected the offer"),
     as retrieval found it: its first report (``first``; None when the event is an outlet's
     report, "Did the Wire report it before the Ledger?", or no dated report states it) and,
-    for a yes/no question ("Did A happen before B?"), the first report of ``main`` too."""
+    for a yes/no question ("Did A happen before B?"), the first report of its ``main`` too."""
 
-    rel: str  # "before" | "after"
-    main: str  # the rest of the question ("What did Kessel do"; for yes/no, the statement)
-    event: str
-    yes_no: bool
+    relation: Relation
     first: Sighting | None = None
     subject: Sighting | None = None
     outlet: str = ""  # the event is this outlet's report

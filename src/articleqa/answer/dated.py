@@ -112,11 +112,11 @@ class DatedAnswers:
 
     def answer(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved):
         anchor = retrieved.anchor
-        if len(named_outlets(question, self.outlets())) > 1 and not (anchor and anchor.yes_no):
+        if len(named_outlets(question, self.outlets())) > 1 and not (anchor and anchor.relation.yes_no):
             # A comparison of outlets ("How did the Ledger and the Wire differ on the cost after
             # the first delay?"): each outlet is quoted; retrieval kept to the reports asked of.
             return None
-        if anchor is not None and anchor.yes_no:
+        if anchor is not None and anchor.relation.yes_no:
             return self._order(question, scored, confidence, retrieved, anchor)
         if anchor is not None and anchor.first is not None:
             return self._around(question, judged, scored, retrieved, anchor)
@@ -177,24 +177,30 @@ class DatedAnswers:
         event = anchor.first
         if event is None:
             return None
-        rest = [s for s in scored if not self._states(anchor.event, event, s)]
+        states = self._stating(anchor.relation.event, event)
+        rest = [s for s in scored if not states(s)]
         conf = self.evidence.confidence(judged, rest) if rest else 0.0
         if conf < self.threshold:
             return None
         close = [s for s in rest if s.score >= LATEST_RATIO * rest[0].score and s.hit.published_at] or rest[:1]
-        after = anchor.rel == "after"
+        rel = anchor.relation.rel
+        after = rel == "after"
         pick = (min if after else max)(close, key=lambda s: (s.hit.published_at, -s.score if after else s.score))
         text = (f"{day(pick.hit.published_at)}, {outlet_name(pick.hit)}: {quote(pick.text)} [1]{weekdays_note(pick)} "
-                f"That was {anchor.rel} {outlet_name(event.hit)}'s report of {day(event.date)}: {quote(event.text)} [2]")  # fmt: skip
-        return self._answer(question, text, [_span(pick), _span(event)], retrieved, conf, anchor.rel)
+                f"That was {rel} {outlet_name(event.hit)}'s report of {day(event.date)}: {quote(event.text)} [2]")  # fmt: skip
+        return self._answer(question, text, [_span(pick), _span(event)], retrieved, conf, rel)
 
-    def _states(self, statement: str, seen: Sighting, s: Scored) -> bool:
-        """Does ``s`` state what ``seen`` does (it, or as well covered)?"""
-        if (s.hit.chunk.article_id, s.start) == (seen.hit.chunk.article_id, seen.start):
-            return True
+    def _stating(self, statement: str, seen: Sighting) -> Callable[[Scored], bool]:
+        """A test of whether a sentence states what ``seen`` does: it is ``seen``, or covers
+        ``statement``'s terms ``STATES_EVENT`` as well."""
         s_terms = list(dict.fromkeys(terms(statement)))
-        own = coverage(s_terms, set(terms(seen.text)), self.idf)
-        return coverage(s_terms, set(terms(s.text)), self.idf) >= STATES_EVENT * own
+        least = STATES_EVENT * coverage(s_terms, set(terms(seen.text)), self.idf)
+        at = (seen.hit.chunk.article_id, seen.start)
+
+        def states(s: Scored) -> bool:
+            return (s.hit.chunk.article_id, s.start) == at or coverage(s_terms, set(terms(s.text)), self.idf) >= least
+
+        return states
 
     def _order(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved, anchor: Anchor):
         """"Did A happen before B?" / "Did the Wire report it before the Ledger?": yes or no from
@@ -213,7 +219,7 @@ class DatedAnswers:
         if da == db:
             verdict = f"Both were first reported on {day(da)}:"
         else:
-            verdict = "Yes." if (da < db) == (anchor.rel == "before") else "No."
+            verdict = "Yes." if (da < db) == (anchor.relation.rel == "before") else "No."
         lines = sorted([a, b], key=lambda s: s.date)
         text = verdict + " " + " Then ".join(
             f"{day(s.date)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]" for n, s in enumerate(lines, 1)
@@ -226,7 +232,7 @@ class DatedAnswers:
         reranked by the question), quoted by its article's best sentence. Sentence scores
         alone miss a telling in other words ("will not open on April 18 after all" is the
         Ledger's report of the delay)."""
-        subject = [o for o in named_outlets(anchor.main, self.outlets()) if o != anchor.outlet]
+        subject = [o for o in named_outlets(anchor.relation.main, self.outlets()) if o != anchor.outlet]
         if not subject:
             return None
         out = []

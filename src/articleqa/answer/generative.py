@@ -82,9 +82,11 @@ def with_sightings(shown: list[Hit], retrieved: Retrieved) -> list[Hit]:
     """``shown`` plus the first reports retrieval dated a question's event (and, for "Did A
     happen before B?", A) by, when not among them: the model needs both to compare."""
     anchor = retrieved.anchor
-    extra = [s.hit for s in (anchor.first, anchor.subject) if s is not None] if anchor else []
-    have = {h.chunk.id for h in shown}
-    return shown + [h for h in extra if h.chunk.id not in have and not have.add(h.chunk.id)]
+    out = list(shown)
+    for s in (anchor.first, anchor.subject) if anchor else ():
+        if s is not None and all(s.hit.chunk.id != h.chunk.id for h in out):
+            out.append(s.hit)
+    return out
 
 
 def answer_form(question: str, retrieved: Retrieved, answer: Answer) -> str:
@@ -94,7 +96,7 @@ def answer_form(question: str, retrieved: Retrieved, answer: Answer) -> str:
         return ""
     anchor = retrieved.anchor
     if anchor is not None:
-        return "order" if anchor.yes_no else anchor.rel
+        return "order" if anchor.relation.yes_no else anchor.relation.rel
     return time_form(question) or ""
 
 
