@@ -38,7 +38,9 @@ FALSE_ABSTENTION_CAP = 0.15  # most answerable questions (mean over groups) the 
 GATE_FALSE_RATE = 0.02  # the LLM gate may abstain on at most this share of answerable questions (issue 15)
 
 
-def collect(seeds: list[int], limit: int, holdout: int, evidence: str = "overlap") -> list[tuple[float, bool]]:
+def collect(
+    seeds: list[int], limit: int, holdout: int, evidence: str = "overlap"
+) -> list[tuple[float, bool]]:
     """(confidence, answerable) for every item of every calibration split."""
     rows = []
     for seed in seeds:
@@ -79,7 +81,11 @@ def signal_rows(articles, items, corpus: list[Path]) -> list[dict]:
         for it in items:
             got = retrieve(qa.store, it.question, None, None, expand_parts=True)
             ranked = answerer.ranked(it.question, got)
-            sig = answerer.evidence.signals(it.question, ranked) if ranked else dict.fromkeys(FEATURES[:-1], 0.0)
+            sig = (
+                answerer.evidence.signals(it.question, ranked)
+                if ranked
+                else dict.fromkeys(FEATURES[:-1], 0.0)
+            )
             sig["p_max*long"] = sig["p_max"] * sig["long"]
             rows.append({**sig, "answerable": it.answerable, "type": it.type})
         return rows
@@ -137,17 +143,24 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], float, dict[str, dict]]:
         return float(np.mean([(v["recall"] or 0.0) - (v["false_abstention"] or 0.0) for v in r]))
 
     def mean_fa(t: float) -> float:
-        return float(np.mean([v["false_abstention"] for v in rates(t).values() if v["false_abstention"] is not None]))
+        return float(
+            np.mean([v["false_abstention"] for v in rates(t).values() if v["false_abstention"] is not None])
+        )
 
     # Where a style's questions are not separated (AUC under 0.5 on some written styles),
     # J is best when everything is abstained; the cap keeps the answerer answering.
     allowed = [i / 100 for i in range(5, 96) if mean_fa(i / 100) <= FALSE_ABSTENTION_CAP] or [0.05]
     best = max(allowed, key=lambda t: (mean_j(t), -abs(t - 0.5)))
-    stack = {"bias": round(float(beta[0]), 3), **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:], strict=True)}}
+    stack = {
+        "bias": round(float(beta[0]), 3),
+        **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:], strict=True)},
+    }
     return stack, best, rates(best)
 
 
-def gate_threshold(rows: list[dict], stack: dict[str, float], most: float = GATE_FALSE_RATE) -> tuple[float, dict]:
+def gate_threshold(
+    rows: list[dict], stack: dict[str, float], most: float = GATE_FALSE_RATE
+) -> tuple[float, dict]:
     """The highest threshold at which at most ``most`` of the answerable questions of every
     group would be abstained before an LLM sees them; its per-group rates."""
     groups = sorted({r["group"] for r in rows})
@@ -158,10 +171,17 @@ def gate_threshold(rows: list[dict], stack: dict[str, float], most: float = GATE
         for g in groups:
             ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
             una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
-            out[g] = (sum(c < t for c in ans) / len(ans) if ans else None, sum(c < t for c in una) / len(una) if una else None)
+            out[g] = (
+                sum(c < t for c in ans) / len(ans) if ans else None,
+                sum(c < t for c in una) / len(una) if una else None,
+            )
         return out
 
-    ok = [t / 1000 for t in range(1, 500) if max(fa for fa, _ in rates(t / 1000).values() if fa is not None) <= most]
+    ok = [
+        t / 1000
+        for t in range(1, 500)
+        if max(fa for fa, _ in rates(t / 1000).values() if fa is not None) <= most
+    ]
     t = max(ok, default=0.0)
     return t, rates(t)
 
@@ -176,8 +196,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--holdout", type=int, default=4)
     ap.add_argument("--evidence", choices=["overlap", "model"], default="overlap")
-    ap.add_argument("--fit", action="store_true", help="fit the answer model's stacking weights (evidence.STACK)")
-    ap.add_argument("--rows", type=Path, help="with --fit: save (or reuse, if it exists) the recorded signals here")
+    ap.add_argument(
+        "--fit", action="store_true", help="fit the answer model's stacking weights (evidence.STACK)"
+    )
+    ap.add_argument(
+        "--rows", type=Path, help="with --fit: save (or reuse, if it exists) the recorded signals here"
+    )
     args = ap.parse_args()
     if args.fit:
         if args.rows and args.rows.exists():
@@ -189,7 +213,9 @@ def main() -> None:
         stack, threshold, per_group = fit(rows)
         print(f"STACK = {stack}\nmodel_abstain_threshold = {threshold:.2f}")
         for g, v in per_group.items():
-            print(f"  {g:18s} n={v['n']:4d}  false abstention {_r(v['false_abstention'])}  recall {_r(v['recall'])}")
+            print(
+                f"  {g:18s} n={v['n']:4d}  false abstention {_r(v['false_abstention'])}  recall {_r(v['recall'])}"
+            )
         gate, gate_rates = gate_threshold(rows, stack)
         print(f"llm_gate_threshold = {gate:.3f}")
         for g, (fa, rec) in gate_rates.items():

@@ -59,7 +59,10 @@ def test_the_model_evidence_answers_and_abstains(tmp_path, embedder):
     ans = qa.ask("Where did Miller Robotics open a battery plant?")
     assert not ans.abstained and "Ohio" in ans.text and ans.citations[0].article_id == "miller-plant"
     # A paraphrase (the acronym asked about, not named as the article does) is answered ...
-    assert "Inter-Parliamentary Union" in qa.ask("What does the acronym IPU stand for in the list of forums?").text
+    assert (
+        "Inter-Parliamentary Union"
+        in qa.ask("What does the acronym IPU stand for in the list of forums?").text
+    )
     # ... a sentence on the topic without the asked attribute, and a profile line that only
     # repeats the question's company, are not answers.
     assert qa.ask("What is the population of Hanoi?").abstained

@@ -70,7 +70,9 @@ def test_factory_knows_every_configured_answerer_and_rejects_others(sample_qa):
     assert set(ANSWERERS) == {"extractive", "openai", "local"}
     extractive = make_answerer(sample_qa.store, sample_qa.config, lambda: None)
     assert extractive.name == "extractive"
-    generative = make_answerer(sample_qa.store, sample_qa.config.model_copy(update={"answerer": "local"}), lambda: None)
+    generative = make_answerer(
+        sample_qa.store, sample_qa.config.model_copy(update={"answerer": "local"}), lambda: None
+    )
     assert generative.name == "local"
     with pytest.raises(ValueError, match="unknown answerer 'oracle'.*extractive, openai, local"):
         Config(answerer="oracle")
@@ -128,7 +130,9 @@ class _Fixed:
 
     name = "first-sentence"
 
-    def events(self, question: str, retrieved: Retrieved, *, stream: bool = True, history=None) -> Iterator[StreamEvent]:
+    def events(
+        self, question: str, retrieved: Retrieved, *, stream: bool = True, history=None
+    ) -> Iterator[StreamEvent]:
         h = retrieved.hits[0]
         end = h.chunk.text.index(".") + 1
         ans = Answer(question, h.chunk.text[:end] + " [1]", False, [cite(1, h, h.chunk.start, h.chunk.start + end)],
@@ -150,7 +154,13 @@ def test_cite_quotes_the_span_and_refuses_one_outside_its_passage():
     text = "Intro. The bridge opened on Monday. End."
     h = Hit(Chunk("c1", "a1", 0, 100, 100 + len(text), text), title="Bridge", source="Gazette")
     c = cite(2, h, 107, 135)
-    assert (c.n, c.text, c.article_id, c.chunk_id, c.source) == (2, "The bridge opened on Monday.", "a1", "c1", "Gazette")
+    assert (c.n, c.text, c.article_id, c.chunk_id, c.source) == (
+        2,
+        "The bridge opened on Monday.",
+        "a1",
+        "c1",
+        "Gazette",
+    )
     with pytest.raises(ValueError, match="outside passage c1"):
         cite(1, h, 90, 120)
 
@@ -203,5 +213,7 @@ def test_an_instruction_in_an_article_is_never_the_answer_and_answers_read_as_qu
     ans = fresh_qa.ask("What did the airport say?")
     assert not ans.abstained and "PWNED" not in ans.text and all("PWNED" not in c.text for c in ans.citations)
     assert "flights would resume" in ans.text
-    assert "“The airport said all flights would resume" in ans.text and re.search(r"” \[\d\]", ans.text)  # quoted, then cited
+    assert "“The airport said all flights would resume" in ans.text and re.search(
+        r"” \[\d\]", ans.text
+    )  # quoted, then cited
     assert_valid(ans, fresh_qa)

@@ -59,7 +59,11 @@ def test_benchmark_runs_and_reports_every_field(tmp_path):
         assert {"articles_per_s", "tokens_per_s"} <= s["articleqa_vs_baseline"].keys()
     assert not live["embeddings_reused"] and live["articleqa_ingest"]["share_of_model"] > 0
     fit = live["baseline_fit"]  # llama-index with chunks fitted to the model: live sizes only
-    assert fit.keys() >= INGEST_FIELDS and fit["chunk_size"] == 200 and fit["chunks"] >= live["baseline"]["chunks"]
+    assert (
+        fit.keys() >= INGEST_FIELDS
+        and fit["chunk_size"] == 200
+        and fit["chunks"] >= live["baseline"]["chunks"]
+    )
     assert "articles_per_s" in live["articleqa_vs_baseline_fit"] and "baseline_fit" not in cached
     assert cached["embeddings_reused"] and "reuse_note" in cached
     assert cached["articleqa_ingest"]["cache_misses"] == 0 and cached["baseline"]["cache_misses"] == 0

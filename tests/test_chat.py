@@ -45,19 +45,28 @@ def test_condense_without_a_model():
     assert condense("When did it hit?", history, CFG) == "When did it hit (storm Japan express sympathy)?"
     assert condense("When did it hit?", [], CFG) == "When did it hit?"
     # A chain of follow-ups keeps the topic of the first question.
-    history += [{"role": "user", "content": "When did it hit?"}, {"role": "assistant", "content": "In September."}]
+    history += [
+        {"role": "user", "content": "When did it hit?"},
+        {"role": "assistant", "content": "In September."},
+    ]
     assert "storm" in condense("And where?", history, CFG)
 
 
 def test_condense_uses_a_model_rewrite_only_when_it_stays_on_topic():
     history = [{"role": "user", "content": STORM_Q}]
     good = FakeModel("Standalone question: When did the storm Japan expressed sympathy about hit?")
-    assert condense("When did it hit?", history, CFG, good) == "When did the storm Japan expressed sympathy about hit?"
+    assert (
+        condense("When did it hit?", history, CFG, good)
+        == "When did the storm Japan expressed sympathy about hit?"
+    )
     prompt = good.calls[0][1]["content"]
     assert STORM_Q in prompt and "When did it hit?" in prompt
 
     drifting = FakeModel("What is the capital of France and its population in 1990?")
-    assert condense("When did it hit?", history, CFG, drifting) == "When did it hit (storm Japan express sympathy)?"
+    assert (
+        condense("When did it hit?", history, CFG, drifting)
+        == "When did it hit (storm Japan express sympathy)?"
+    )
     assert check_rewrite("", "When did it hit?", history) is None
     assert check_rewrite("Typhoon Yagi.", "When did it hit?", history) is None  # answered, dropped "hit"
 
@@ -109,7 +118,9 @@ def test_short_standalone_questions_are_not_rewritten_and_follow_ups_are():
     follow_ups = [r for r in rows if r["refers_back"]]
     assert len(standalone) >= 15 and len(follow_ups) >= 15
     history = lambda r: [{"role": "user", "content": r["previous"]}, {"role": "assistant", "content": "…"}]  # noqa: E731
-    rewritten = [r["question"] for r in standalone if condense(r["question"], history(r), CFG) != r["question"]]
+    rewritten = [
+        r["question"] for r in standalone if condense(r["question"], history(r), CFG) != r["question"]
+    ]
     assert rewritten == []
     assert sum(needs_context(r["question"]) for r in follow_ups) >= len(follow_ups) - 2  # 15 of 17
     # Without a chat model the rewrite appends the previous question's key terms, so "Where did
@@ -139,6 +150,9 @@ def test_not_said_drops_sentences_already_quoted_unless_nothing_else_is_left():
 
     h = Hit(Chunk("c", "a", 0, 0, 40, "x" * 40))
     a, b = Scored(h, 0, 10, "Flights resume on Friday."), Scored(h, 11, 20, "Delays of two hours.")
-    said = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "“Flights resume on Friday.” [1]"}]
+    said = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "“Flights resume on Friday.” [1]"},
+    ]
     assert not_said([a, b], said) == [b]
     assert not_said([a], said) == [a] and not_said([a, b], None) == [a, b]

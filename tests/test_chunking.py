@@ -39,9 +39,13 @@ def test_curly_quotes_and_captions_keep_offsets(embedder):
 
 
 def test_sentence_splitter_handles_abbreviations_and_quotes():
-    text = 'Mr. Smith met Dr. Jones in the U.S. on Monday. “It went well.” He left at 5 p.m. Then rain.'
+    text = "Mr. Smith met Dr. Jones in the U.S. on Monday. “It went well.” He left at 5 p.m. Then rain."
     got = [text[a:b] for a, b in sentence_spans(text)]
-    assert got == ["Mr. Smith met Dr. Jones in the U.S. on Monday.", "“It went well.”", "He left at 5 p.m. Then rain."]
+    assert got == [
+        "Mr. Smith met Dr. Jones in the U.S. on Monday.",
+        "“It went well.”",
+        "He left at 5 p.m. Then rain.",
+    ]
 
 
 def test_overlong_sentence_is_split_at_spaces(embedder):

@@ -29,7 +29,12 @@ def samples_dir(tmp_path_factory):
 def test_cli_ingest_then_ask_json(tmp_path):
     r = run("ingest", str(SAMPLES), "--quiet", data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run("ask", "On what terms did Man want Japan's new-generation ODA to be provided?", "--json", data_dir=tmp_path)
+    r = run(
+        "ask",
+        "On what terms did Man want Japan's new-generation ODA to be provided?",
+        "--json",
+        data_dir=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) >= {"question", "answer", "abstained", "citations"}
@@ -69,7 +74,14 @@ def test_cli_eval_prints_the_headline_metrics_and_writes_the_report(tmp_path):
     assert r.returncode == 0, r.stderr
     out = r.stdout[r.stdout.index("\n{") : r.stdout.rindex("}") + 1]  # after the progress bars
     head = json.loads(out)
-    assert head["n"] == 3 and set(head) == {"n", "answer", "abstention", "retrieval", "citations", "latency_ms"}
+    assert head["n"] == 3 and set(head) == {
+        "n",
+        "answer",
+        "abstention",
+        "retrieval",
+        "citations",
+        "latency_ms",
+    }
     saved = json.loads((tmp_path / "report" / "report.json").read_text())
     assert saved["answer"] == head["answer"] and saved["baseline"] is None
 

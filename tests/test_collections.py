@@ -111,7 +111,9 @@ def page_server(tmp_path):
 
 
 def test_ingest_url_from_local_server(fresh_qa, page_server):
-    report = fresh_qa.ingest([f"{page_server}/story.html", f"{page_server}/missing.html", f"{page_server}/data.bin"])
+    report = fresh_qa.ingest(
+        [f"{page_server}/story.html", f"{page_server}/missing.html", f"{page_server}/data.bin"]
+    )
     assert len(report.added) == 1
     assert any("HTTP 404" in e for e in report.errors)
     assert any("unsupported content type" in e for e in report.errors)
@@ -196,7 +198,9 @@ def test_duplicate_edges_are_found_by_either_end_without_a_scan(tmp_path):
     from articleqa.index.registry import Registry
 
     reg = Registry(tmp_path / "registry.sqlite3")
-    plan = reg._db.execute("EXPLAIN QUERY PLAN DELETE FROM duplicates WHERE a = ? OR b = ?", ("x", "x")).fetchall()
+    plan = reg._db.execute(
+        "EXPLAIN QUERY PLAN DELETE FROM duplicates WHERE a = ? OR b = ?", ("x", "x")
+    ).fetchall()
     details = " ".join(str(row[-1]) for row in plan)
     assert "SCAN" not in details and "(b=?)" in details, details
 
@@ -216,7 +220,10 @@ def test_story_with_more_copies_than_are_checked_forms_one_group(fresh_qa, tmp_p
     def copies(path: Path, idx: range) -> Path:
         with path.open("w") as f:
             for i in idx:
-                f.write(json.dumps({"id": f"copy{i}", "title": f"Copy {i}", "text": f"{para} Edition {i}."}) + "\n")
+                f.write(
+                    json.dumps({"id": f"copy{i}", "title": f"Copy {i}", "text": f"{para} Edition {i}."})
+                    + "\n"
+                )
         return path
 
     fresh_qa.ingest([copies(tmp_path / "first.jsonl", range(n // 2))])
@@ -269,7 +276,9 @@ def test_articles_given_without_a_key_are_told_apart_by_id(fresh_qa):
     rep = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second)])
     assert sorted(rep.added) == ["a1", "a2"] and rep.warnings == [], rep.warnings
     assert {a["id"] for a in fresh_qa.articles()} == {"a1", "a2"}
-    again = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second + " It passed 7-2.")])
+    again = fresh_qa.ingest(
+        articles=[Article(id="a1", text=first), Article(id="a2", text=second + " It passed 7-2.")]
+    )
     assert again.unchanged == ["a1"] and again.updated == ["a2"]
     assert "7-2" in fresh_qa.article("a2").text
 
@@ -306,7 +315,9 @@ def test_sync_removes_jsonl_records_that_are_gone_whatever_their_key(fresh_qa, t
     d.mkdir()
     with_ids = [{"id": f"s{i}", **s} for i, s in enumerate(STORIES)]
     f = _jsonl(d / "wire.jsonl", with_ids)
-    other = _jsonl(d / "other.jsonl", [{"id": "keep", "text": "A council meeting was held in Hue on Tuesday."}])
+    other = _jsonl(
+        d / "other.jsonl", [{"id": "keep", "text": "A council meeting was held in Hue on Tuesday."}]
+    )
     fresh_qa.ingest([d], sync=True)
     assert {a["id"] for a in fresh_qa.articles()} == {"s0", "s1", "s2", "keep"}
     report = fresh_qa.ingest([d], sync=True)  # nothing changed: nothing removed
@@ -360,7 +371,14 @@ def templated_wire_copy() -> list:
     for i, (c, n, city) in enumerate(COMPANIES):
         text = EARNINGS.format(c=c, p=2 + i, x=40 + 3 * i, r=3 + i, n=n, reg=COMPANIES[(i + 3) % 10][2], e=1000 * (i + 1),
                                city=city, y=2001 + i)  # fmt: skip
-        arts.append(Article(id=f"earn-{i}", title=f"{c} shares jump after record quarter", source="Wire", text=text + footer))
+        arts.append(
+            Article(
+                id=f"earn-{i}",
+                title=f"{c} shares jump after record quarter",
+                source="Wire",
+                text=text + footer,
+            )
+        )
     return arts
 
 

@@ -46,11 +46,20 @@ class Site:
         html = f"<html><head><title>{escape(title)}</title>{meta}</head><body><article><h1>{escape(title)}</h1>{body}</article></body></html>"
         self.routes[path] = Route(html.encode())
 
-    def rss(self, path: str, items: list[dict], etag: str = "", last_modified: str = "", title: str = "Harbour Gazette") -> None:
+    def rss(
+        self,
+        path: str,
+        items: list[dict],
+        etag: str = "",
+        last_modified: str = "",
+        title: str = "Harbour Gazette",
+    ) -> None:
         parts = []
         for it in items:
             tags = "".join(
-                f"<{k}>{escape(v)}</{k}>" for k, v in it.items() if k in ("guid", "title", "link", "pubDate", "description")
+                f"<{k}>{escape(v)}</{k}>"
+                for k, v in it.items()
+                if k in ("guid", "title", "link", "pubDate", "description")
             )
             parts.append(f"<item>{tags}</item>")
         xml = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
@@ -149,7 +158,12 @@ def test_rss_feed_ingested_with_keys_dates_and_sources(qa, site):
     ans = qa.ask("When did the port of Haiphong reopen?")
     assert "Monday" in ans.text and ans.citations[0].url == site.url("/a.html")
     (feed,) = qa.feeds()
-    assert feed.title == "Harbour Gazette" and feed.etag == '"v1"' and feed.status == "ok: 2 entries" and feed.polled_at
+    assert (
+        feed.title == "Harbour Gazette"
+        and feed.etag == '"v1"'
+        and feed.status == "ok: 2 entries"
+        and feed.polled_at
+    )
 
 
 def test_polls_add_new_replace_edited_keep_removed_and_use_conditional_get(qa, site):
@@ -159,7 +173,11 @@ def test_polls_add_new_replace_edited_keep_removed_and_use_conditional_get(qa, s
     assert sorted(first.added) == ["a-html", "b-html"]
 
     # Next poll: entry 1 edited (page and feed item), entry 2 gone from the feed, entry 3 new.
-    site.page("/a.html", "Port reopens", "The port of Haiphong reopened on Wednesday after repairs to the main pier.")
+    site.page(
+        "/a.html",
+        "Port reopens",
+        "The port of Haiphong reopened on Wednesday after repairs to the main pier.",
+    )
     site.page("/c.html", "Bridge opens", "The new Han river bridge opened to traffic on Sunday.")
     site.rss("/feed.xml", [
         {"guid": "gz-1", "title": "Port reopens", "link": site.url("/a.html"), "pubDate": "Thu, 05 Dec 2024 23:30:00 -0500",
@@ -224,9 +242,16 @@ def test_atom_entries_without_link_or_date(qa, site):
     rice, flood = rows["feed:urn:dw:1"], rows["feed:urn:dw:2"]
     assert rice["published_at"] == "2024-11-30" and rice["url"] == "" and rice["source"] == "Delta Wire"
     assert "nine percent" in qa.article(rice["id"]).text
-    assert flood["url"] == site.url("/flood.html") and flood["published_at"] == "2024-11-29"  # the page's date
-    assert any("entry 1 ('Rice harvest') has no link; used the entry's own text" in w for w in report.warnings)
-    assert any("entry 2 ('Flood warning') has no date; the page's date 2024-11-29 was used" in w for w in report.warnings)
+    assert (
+        flood["url"] == site.url("/flood.html") and flood["published_at"] == "2024-11-29"
+    )  # the page's date
+    assert any(
+        "entry 1 ('Rice harvest') has no link; used the entry's own text" in w for w in report.warnings
+    )
+    assert any(
+        "entry 2 ('Flood warning') has no date; the page's date 2024-11-29 was used" in w
+        for w in report.warnings
+    )
     ans = qa.ask("By how much did the Mekong delta rice harvest rise?")
     assert "nine percent" in ans.text
 
@@ -253,12 +278,21 @@ def test_bad_entries_each_reported_the_rest_ingested(tmp_path, embedder, site):
     feed = site.url("/feed.xml")
     assert sorted(report.added) == ["gone-html", "loop-html", "ok-html", "slow-html"]
     warns = "\n".join(report.warnings)
-    assert f"entry 2 ('Missing page'): article page {site.url('/gone.html')}: HTTP 404 Not Found; used the entry's own text" in warns
+    assert (
+        f"entry 2 ('Missing page'): article page {site.url('/gone.html')}: HTTP 404 Not Found; used the entry's own text"
+        in warns
+    )
     assert "entry 3 ('Slow page')" in warns and "timed out after 0.5s; used the entry's own text" in warns
     assert "entry 4 ('Loop')" in warns and "redirect loop: more than 10 redirects" in warns
     errs = "\n".join(report.errors)
-    assert f"{feed}: entry 5 ('Huge'): the entry is 20 KB, over the 0.01 MB limit (feed_entry_max_mb); skipped" in errs
-    assert "entry 6 ('Empty'): article page" in errs and "HTTP 404 Not Found, and the entry has no text of its own" in errs
+    assert (
+        f"{feed}: entry 5 ('Huge'): the entry is 20 KB, over the 0.01 MB limit (feed_entry_max_mb); skipped"
+        in errs
+    )
+    assert (
+        "entry 6 ('Empty'): article page" in errs
+        and "HTTP 404 Not Found, and the entry has no text of its own" in errs
+    )
     assert qa.article("gone-html").text == "Coffee exports reached a record four billion dollars."
     assert "record four billion" in qa.ask("How much did coffee exports reach?").text
 
@@ -350,7 +384,12 @@ def test_cli_latest_answer_follows_the_feed_after_watch_polls(tmp_path, site):
                  etag=etag)  # fmt: skip
 
     def latest() -> dict:
-        r = _cli("ask", "What is the latest on the repairs to the pier at the port of Haiphong?", "--json", data_dir=tmp_path)
+        r = _cli(
+            "ask",
+            "What is the latest on the repairs to the pier at the port of Haiphong?",
+            "--json",
+            data_dir=tmp_path,
+        )
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
@@ -358,8 +397,15 @@ def test_cli_latest_answer_follows_the_feed_after_watch_polls(tmp_path, site):
     assert _cli("ingest", site.url("/feed.xml"), data_dir=tmp_path).returncode == 0
     ans = latest()
     newest = ans["citations"][0]
-    assert ans["answer"].startswith("As of 12 December 2024, Harbour Gazette reported") and ans["form"] == "latest"
-    assert newest["published_at"] == "2024-12-12" and newest["source"] == "Harbour Gazette" and "further week" in newest["text"]
+    assert (
+        ans["answer"].startswith("As of 12 December 2024, Harbour Gazette reported")
+        and ans["form"] == "latest"
+    )
+    assert (
+        newest["published_at"] == "2024-12-12"
+        and newest["source"] == "Harbour Gazette"
+        and "further week" in newest["text"]
+    )
     publish(3, '"v2"')
     r = _cli("watch", site.url("/feed.xml"), "--once", data_dir=tmp_path)
     assert r.returncode == 0 and "1 added" in r.stdout, r.stderr

@@ -77,13 +77,21 @@ def test_two_ingests_at_once_leave_a_consistent_store(tmp_path):
         d.mkdir()
         for name, text in texts.items():
             (d / name).write_text(text)
-    procs = [cli("ingest", str(SAMPLES), str(a), "-q", data_dir=data), cli("ingest", str(SAMPLES), str(b), "-q", data_dir=data)]
+    procs = [
+        cli("ingest", str(SAMPLES), str(a), "-q", data_dir=data),
+        cli("ingest", str(SAMPLES), str(b), "-q", data_dir=data),
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     qa = Assistant(data_dir=data)
     ids = {x["id"] for x in qa.articles()}
-    assert ids == {"harbour", "ferry", "vietnam-japan-leaders-talks", "vietnam-japan-parliamentary-agreement-vov"}
+    assert ids == {
+        "harbour",
+        "ferry",
+        "vietnam-japan-leaders-talks",
+        "vietnam-japan-parliamentary-agreement-vov",
+    }
     assert consistent(qa) and qa.stats().passages == len(qa.store.registry.chunk_ids())
     assert not qa.ask("When did the ferry to Dunmore resume?").abstained
 

@@ -98,12 +98,16 @@ def test_dates_without_a_year_are_resolved_against_the_report():
     def found(text: str, published: str) -> dict[str, str]:
         return {text[a:b]: d.isoformat() for a, b, d in mentioned_dates(text, published)}
 
-    assert found("The line finally opened on Saturday, and the city turned out.", "2026-05-25") == {"Saturday": "2026-05-23"}
+    assert found("The line finally opened on Saturday, and the city turned out.", "2026-05-25") == {
+        "Saturday": "2026-05-23"
+    }
     assert found("Work will resume on Saturday morning, the union said on Thursday.", "2026-05-29") == {
         "Saturday": "2026-05-30", "Thursday": "2026-05-28"}  # fmt: skip
     assert found("ORRIN, Dec 30 (Wire) - It will open on January 4.", "2026-12-30") == {"Dec 30": "2026-12-30",
                                                                                        "January 4": "2027-01-04"}  # fmt: skip
-    assert found("The company invited the union to talks on Wednesday.", "2026-05-26") == {}  # this week's or next?
+    assert (
+        found("The company invited the union to talks on Wednesday.", "2026-05-26") == {}
+    )  # this week's or next?
     assert found("It said on Monday.", "") == {}  # no publication date: nothing to resolve against
 
 
@@ -127,10 +131,15 @@ def test_which_came_first_is_yes_or_no_from_the_first_report_of_each(qa):
         court, deal = ans.citations  # oldest first, whichever way the question put them
         assert "lawful" in court.text and "7 percent" in deal.text and court.published_at < deal.published_at
     outlets = qa.ask("Did Vellmark Wire report Line 4's second delay before the Orrin Daily Ledger?")
-    assert outlets.text.startswith("No.") and [c.source for c in outlets.citations] == ["Orrin Daily Ledger", "Vellmark Wire"]
+    assert outlets.text.startswith("No.") and [c.source for c in outlets.citations] == [
+        "Orrin Daily Ledger",
+        "Vellmark Wire",
+    ]
     first = qa.ask("Did Vellmark Wire report the first Line 4 delay before the Ledger did?")
     assert first.text.startswith("Yes.") and "May 9" in first.citations[0].text
-    assert qa.ask("Did Kessel buy Corvane before Tarrow rejected the first offer?").abstained  # never happened
+    assert qa.ask(
+        "Did Kessel buy Corvane before Tarrow rejected the first offer?"
+    ).abstained  # never happened
 
 
 def test_a_quoted_weekday_gets_its_date(qa):
@@ -139,12 +148,14 @@ def test_a_quoted_weekday_gets_its_date(qa):
 
 
 def test_the_latest_on_a_story_is_its_newest_report_in_other_words_too(qa):
-    """"What's the latest on Kessel's bid?" names a story: the newest report on it answers,
+    """ "What's the latest on Kessel's bid?" names a story: the newest report on it answers,
     though it says "takeover" and "accepted", not "bid" (the passage tells it is on the story)."""
     ans = qa.ask("What is the latest on Kessel's bid for Tarrow Instruments?")
     dated = [a["published_at"] for a in qa.articles() if "Tarrow" in a["title"] or "Kessel" in a["title"]]
     assert ans.citations[0].published_at == max(dated) and "accept" in ans.text.lower()
-    assert ans.citations[0].text != ans.citations[0].title  # the lead, not the headline, when it answers as well
+    assert (
+        ans.citations[0].text != ans.citations[0].title
+    )  # the lead, not the headline, when it answers as well
 
 
 def test_a_timeline_asked_for_in_so_many_words_is_one(qa):
@@ -164,12 +175,15 @@ def test_outlets_compared_on_a_figure_each_give_theirs(qa):
 
 
 def test_a_name_the_answering_articles_never_give_lowers_confidence(qa):
-    """"What price did Kessel offer for Corvane Systems?": Corvane is in the collection (it
+    """ "What price did Kessel offer for Corvane Systems?": Corvane is in the collection (it
     makes Line 4's signalling), but no Kessel bid report names it: a near miss, abstained."""
     from articleqa.retrieve import retrieve
 
     ev = qa.answerer.evidence
-    near, real = "What price did Kessel offer for Corvane Systems?", "What price did Kessel offer for Tarrow Instruments?"
+    near, real = (
+        "What price did Kessel offer for Corvane Systems?",
+        "What price did Kessel offer for Tarrow Instruments?",
+    )
     share = {q: ev.off_article_share(q, ev.rank(q, retrieve(qa.store, q))) for q in (near, real)}
     assert share[near] > 0.1 and share[real] == 0.0
     assert qa.ask(near).abstained and not qa.ask(real).abstained

@@ -82,7 +82,13 @@ def news_qa(tmp_path_factory, embedder):
 
 def test_collection_outlets(news_qa):
     assert news_qa.store.outlets() == sorted(
-        ["Vellmark Wire", "Orrin Daily Ledger", "Saltby Business Times", "Feyhaven Tech Review", "Lusk Coastal Courier"]
+        [
+            "Vellmark Wire",
+            "Orrin Daily Ledger",
+            "Saltby Business Times",
+            "Feyhaven Tech Review",
+            "Lusk Coastal Courier",
+        ]
     )
 
 
@@ -138,6 +144,9 @@ def test_passages_are_judged_without_the_outlets_retrieval_kept_to():
     from articleqa.outlets import without_outlets
 
     o = ["Vellmark Wire", "Orrin Daily Ledger"]
-    assert without_outlets("How did the Ledger and the Wire differ on daily riders?", o) == "How did and on daily riders?"
+    assert (
+        without_outlets("How did the Ledger and the Wire differ on daily riders?", o)
+        == "How did and on daily riders?"
+    )
     assert without_outlets("According to Vellmark Wire, how many died?", o) == "how many died?"
     assert without_outlets("How many died?", o) == "How many died?"

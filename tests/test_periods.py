@@ -22,7 +22,10 @@ DATED = ROOT / "eval" / "datasets" / "news_dated_corpus.jsonl"
         ("What has happened since 14th April?", ("2026-04-14", "")),
         ("What did the Wire report before 10 May?", ("", "2026-05-09")),
         ("What changed after March?", ("2026-04-01", "")),
-        ("What was agreed in June?", ("2025-06-01", "2025-06-30")),  # the latest June not after the newest article
+        (
+            "What was agreed in June?",
+            ("2025-06-01", "2025-06-30"),
+        ),  # the latest June not after the newest article
         ("What was decided in May 2025?", ("2025-05-01", "2025-05-31")),
         ("Who won the cup in 2025?", ("2025-01-01", "2025-12-31")),
         ("How many homes lost power?", None),
@@ -44,8 +47,13 @@ def test_retrieval_keeps_to_the_period_asked_about(tmp_path, embedder):
     qa.ingest([DATED])
     ans = qa.ask("What did the Orrin Metro Authority announce in March?")
     assert ans.hits and all(h.published_at.startswith("2026-03") for h in ans.hits)
-    assert not ans.abstained and ans.text.endswith("(“in March” read as March 2026, counted back from the newest article, of 29 May 2026.)")
-    assert not any(h.published_at.startswith("2026-03") for h in qa.ask("What did the Orrin Metro Authority announce in May?").hits)
+    assert not ans.abstained and ans.text.endswith(
+        "(“in March” read as March 2026, counted back from the newest article, of 29 May 2026.)"
+    )
+    assert not any(
+        h.published_at.startswith("2026-03")
+        for h in qa.ask("What did the Orrin Metro Authority announce in May?").hits
+    )
     # A period nothing was published in restricts nothing.
     assert qa.ask("What did the Orrin Metro Authority announce in 2019?").hits
 
@@ -53,8 +61,14 @@ def test_retrieval_keeps_to_the_period_asked_about(tmp_path, embedder):
 def test_the_answer_is_judged_without_the_period():
     from articleqa.periods import without_period
 
-    assert without_period("What did the Labour Court decide in the past week?") == "What did the Labour Court decide?"
-    assert without_period("What went wrong with the Line 4 project in April?") == "What went wrong with the Line 4 project?"
+    assert (
+        without_period("What did the Labour Court decide in the past week?")
+        == "What did the Labour Court decide?"
+    )
+    assert (
+        without_period("What went wrong with the Line 4 project in April?")
+        == "What went wrong with the Line 4 project?"
+    )
     assert without_period("How many homes lost power?") == "How many homes lost power?"
 
 

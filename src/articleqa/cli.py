@@ -32,6 +32,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 def _main() -> None:
     keep_offline()  # before any command imports chromadb or gradio
 
+
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -39,11 +40,15 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", "-d", help="Data directory (env ARTICLEQA_DATA_DIR; default ./.articleqa)"),
 ]
-ChromaHost = Annotated[str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")]
+ChromaHost = Annotated[
+    str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")
+]
 ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
 AnswererOpt = Annotated[
     str | None,
-    typer.Option("--answerer", help="extractive | openai | local (env ARTICLEQA_ANSWERER; default extractive)"),
+    typer.Option(
+        "--answerer", help="extractive | openai | local (env ARTICLEQA_ANSWERER; default extractive)"
+    ),
 ]
 LlmModel = Annotated[str | None, typer.Option("--llm-model", help="Model name for --answerer openai")]
 LlmBaseUrl = Annotated[
@@ -54,7 +59,9 @@ LlmGguf = Annotated[
 ]
 
 
-def _llm(answerer: str | None, model: str | None, base_url: str | None, gguf: Path | None) -> dict[str, object]:
+def _llm(
+    answerer: str | None, model: str | None, base_url: str | None, gguf: Path | None
+) -> dict[str, object]:
     return {"answerer": answerer, "llm_model": model, "llm_base_url": base_url, "llm_gguf_path": gguf}
 
 
@@ -123,11 +130,14 @@ class _ProgressLines:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[str], typer.Argument(help="Files (.txt .md .html .jsonl), folders, http(s) URLs or RSS/Atom feed URLs")
+        list[str],
+        typer.Argument(help="Files (.txt .md .html .jsonl), folders, http(s) URLs or RSS/Atom feed URLs"),
     ],
     data_dir: DataDir = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or lines, no summary")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or lines, no summary")
+    ] = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
 ) -> None:
@@ -249,7 +259,9 @@ def ask(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to consider")] = None,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this outlet (repeatable)")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this outlet (repeatable)")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Published on/after YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Published on/before YYYY-MM-DD")] = None,
     chroma_host: ChromaHost = None,
@@ -286,7 +298,9 @@ SAMPLE_ARTICLE = "vietnam-japan-parliamentary-agreement-vov"  # the sample artic
 @app.command()
 def chat(
     data_dir: DataDir = None,
-    sample: Annotated[bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")] = True,
+    sample: Annotated[
+        bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")
+    ] = True,
     answerer: AnswererOpt = None,
     llm_model: LlmModel = None,
     llm_base_url: LlmBaseUrl = None,
@@ -356,14 +370,27 @@ def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids (s
 @app.command("eval")
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Evaluation set (.jsonl) or SQuAD .json")],
-    fmt: Annotated[str | None, typer.Option("--format", help="jsonl | squad (default: from extension)")] = None,
-    corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="Articles to index (jsonl sets)")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl | squad (default: from extension)")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None, typer.Option("--corpus", help="Articles to index (jsonl sets)")
+    ] = None,
     data_dir: DataDir = None,
-    report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports go")] = Path("reports/latest"),
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports go")] = Path(
+        "reports/latest"
+    ),
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate at most N questions")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed")] = 0,
-    holdout: Annotated[int, typer.Option("--holdout", help="SQuAD: leave N articles unindexed; their questions must be abstained")] = 0,
-    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the llama-index baseline")] = True,
+    holdout: Annotated[
+        int,
+        typer.Option(
+            "--holdout", help="SQuAD: leave N articles unindexed; their questions must be abstained"
+        ),
+    ] = 0,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also run the llama-index baseline")
+    ] = True,
     compare_evidence: Annotated[
         bool,
         typer.Option(
@@ -409,7 +436,9 @@ def serve(
     auth: Annotated[
         str | None,
         typer.Option(
-            "--auth", envvar="ARTICLEQA_AUTH", show_default=False,
+            "--auth",
+            envvar="ARTICLEQA_AUTH",
+            show_default=False,
             help="USER:PASSWORD; turns on login. Prefer env ARTICLEQA_AUTH or --auth-file: "
             "a password on the command line shows in ps",
         ),
@@ -417,7 +446,9 @@ def serve(
     auth_file: Annotated[
         Path | None,
         typer.Option(
-            "--auth-file", show_default=False, help="A file holding USER:PASSWORD (its first non-# line); turns on login"
+            "--auth-file",
+            show_default=False,
+            help="A file holding USER:PASSWORD (its first non-# line); turns on login",
         ),
     ] = None,
     sample: Annotated[
@@ -437,7 +468,9 @@ def serve(
     hint = "--auth"
     if auth_file is not None:
         if auth is not None:
-            raise typer.BadParameter("give either --auth (or ARTICLEQA_AUTH) or --auth-file", param_hint="--auth-file")
+            raise typer.BadParameter(
+                "give either --auth (or ARTICLEQA_AUTH) or --auth-file", param_hint="--auth-file"
+            )
         hint = "--auth-file"
         try:
             auth = read_auth_file(auth_file)

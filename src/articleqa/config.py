@@ -35,7 +35,9 @@ class Config(BaseSettings):
     # --- URLs and feeds (docs/ingestion.md, "Feeds and watching") ------------------------
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait on a URL or feed (each read).")
     fetch_host_delay: float = Field(1.0, ge=0, description="Seconds between two requests to one host.")
-    feed_entry_max_mb: float = Field(1.0, gt=0, description="A feed entry's own text larger than this is refused.")
+    feed_entry_max_mb: float = Field(
+        1.0, gt=0, description="A feed entry's own text larger than this is refused."
+    )
 
     # --- embeddings ------------------------------------------------------------------
     embed_backend: Literal["onnx", "openai"] = "onnx"
@@ -74,8 +76,12 @@ class Config(BaseSettings):
     llm_gguf_path: Path | None = None
     llm_temperature: float = 0.0
     llm_max_tokens: int = 256
-    llm_n_ctx: int | None = Field(None, ge=512, description="Context window of the model (default: see llm_context).")
-    llm_top_k: int | None = Field(None, ge=1, le=20, description="Passages put in an LLM prompt (default: see llm_passages).")
+    llm_n_ctx: int | None = Field(
+        None, ge=512, description="Context window of the model (default: see llm_context)."
+    )
+    llm_top_k: int | None = Field(
+        None, ge=1, le=20, description="Passages put in an LLM prompt (default: see llm_passages)."
+    )
     # One thread: on 2 cores OpenMP's spinning waits made 2 threads ~10x slower (measured).
     llm_threads: int = Field(1, ge=1, description="CPU threads of the local model.")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for an LLM server.")

@@ -107,7 +107,8 @@ def named_outlets(question: str, outlets: Iterable[str]) -> list[str]:
 # What is left of a question about outlets once retrieval keeps to them: "according to",
 # and the comparison's verb (each outlet's passages are there; what they say is the answer).
 _ABOUT_OUTLETS = re.compile(
-    r"\b(?:according\s+to|as\s+reported\s+by|reported\s+by)\b|\b(?:differ(?:ed)?|disagree(?:d)?|compare(?:d)?)\b", re.I
+    r"\b(?:according\s+to|as\s+reported\s+by|reported\s+by)\b|\b(?:differ(?:ed)?|disagree(?:d)?|compare(?:d)?)\b",
+    re.I,
 )
 
 

@@ -24,12 +24,21 @@ _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d\d))?"
 _PATTERNS = [
     ("since", re.compile(rf"\b(?:since|after|from)\s+(?:the\s+)?{_DAY_MONTH}{_YEAR}\b", re.I)),
     ("before", re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?{_DAY_MONTH}{_YEAR}\b", re.I)),
-    ("month", re.compile(rf"\b(?:in|during|throughout|of)\s+(?:early\s+|mid-?\s*|late\s+)?{_M}{_YEAR}\b", re.I)),
+    (
+        "month",
+        re.compile(rf"\b(?:in|during|throughout|of)\s+(?:early\s+|mid-?\s*|late\s+)?{_M}{_YEAR}\b", re.I),
+    ),
     ("since_month", re.compile(rf"\b(?P<word>since|after)\s+{_M}{_YEAR}\b", re.I)),
     ("before_month", re.compile(rf"\b(?:before|until)\s+{_M}{_YEAR}\b", re.I)),
     ("year", re.compile(r"\bin\s+(?P<year>(?:19|20)\d\d)\b", re.I)),
-    ("last", re.compile(r"\b(?:(?:in|during|over|within)\s+)?(?:the\s+)?(?:last|past|previous)\s+"
-                        r"(?P<unit>week|month|fortnight)\b", re.I)),
+    (
+        "last",
+        re.compile(
+            r"\b(?:(?:in|during|over|within)\s+)?(?:the\s+)?(?:last|past|previous)\s+"
+            r"(?P<unit>week|month|fortnight)\b",
+            re.I,
+        ),
+    ),
 ]
 _SPAN = {"week": 7, "fortnight": 14, "month": 30}
 
@@ -57,7 +66,11 @@ def period(question: str, newest: str) -> tuple[str, str] | None:
         if kind == "month":
             return f"{year}-{month:02d}-01", f"{year}-{month:02d}-{last:02d}"
         if kind == "since_month":  # since March: from its first day; after March: from April
-            start = date(year, month, 1) if g["word"].lower() == "since" else date(year, month, last) + timedelta(days=1)
+            start = (
+                date(year, month, 1)
+                if g["word"].lower() == "since"
+                else date(year, month, last) + timedelta(days=1)
+            )
             return start.isoformat(), ""
         if kind == "before_month":
             return "", (date(year, month, 1) - timedelta(days=1)).isoformat()
@@ -127,12 +140,16 @@ _REL = re.compile(
 )  # fmt: skip
 _AUX = re.compile(r"^(?:did|does|do|was|were|had|has|have|is|are)\s+", re.I)
 # "after that", "before then": no event of their own to place the question by.
-_VAGUE = re.compile(r"^(?:that|this|then|it|them|those|these|now|today|yesterday|the (?:event|news|announcement))\b", re.I)
+_VAGUE = re.compile(
+    r"^(?:that|this|then|it|them|those|these|now|today|yesterday|the (?:event|news|announcement))\b", re.I
+)
 _REL_WORD = {"since": "after", "following": "after", "until": "before", "till": "before", "prior to": "before",
              "by the time": "before"}  # fmt: skip
 
 
-_LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I)
+_LATEST = re.compile(
+    r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I
+)
 
 
 def asks_latest(question: str) -> bool:
@@ -169,7 +186,10 @@ _PAST_IRREGULAR = frozenset(
     "said told met held began rose fell struck won lost made came went took gave found left put ran saw sent set "
     "shut spoke stood wrote hit cut paid led broke sold bought fought kept meant rode drew flew grew threw".split()
 )
-_FUTURE = re.compile(r"\b(?:will|would|shall|is due to|are due to|is expected to|are expected to|is to|are to)(?:\s+\w+){1,4}$", re.I)
+_FUTURE = re.compile(
+    r"\b(?:will|would|shall|is due to|are due to|is expected to|are expected to|is to|are to)(?:\s+\w+){1,4}$",
+    re.I,
+)
 NEAREST_DAYS = 183  # a year-less date is the one nearest the publication date, within half a year
 
 

@@ -87,7 +87,11 @@ def _around_event(
         got = _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
     else:
         day = anchor.first.date
-        since, until = (day, "") if rel.rel == "after" else ("", (date.fromisoformat(day) - timedelta(days=1)).isoformat())
+        since, until = (
+            (day, "")
+            if rel.rel == "after"
+            else ("", (date.fromisoformat(day) - timedelta(days=1)).isoformat())
+        )
         got = _retrieve(store, question, qvec, top_k, replace(filters or Filters(), since=since, until=until),
                         expand_parts, outlet_aware)  # fmt: skip
         if got.hits:  # judged without the event, as a period is: the dates answer it
@@ -113,7 +117,9 @@ def event_anchor(store: Store, rel: Relation, filters: Filters | None = None) ->
     return Anchor(rel, first, subject)
 
 
-def first_report(store: Store, statement: str, filters: Filters | None = None, unlike: str = "") -> Sighting | None:
+def first_report(
+    store: Store, statement: str, filters: Filters | None = None, unlike: str = ""
+) -> Sighting | None:
     """The oldest dated sentence stating ``statement``: of the sentences covering its terms at
     least ``ANCHOR_RATIO`` as well as the best (and ``ANCHOR_MIN``; a retelling after "after"
     counts less), the first report's; a sentence holding more of the terms only ``unlike``

@@ -127,9 +127,7 @@ def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
 
 # ----- what kind of answer a question asks for --------------------------------------------
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december"
-)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\b|(?:1[5-9]|20)\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|century|decade|year|ago\b)",
@@ -163,14 +161,21 @@ def answer_type(question: str) -> str | None:
         r"\bwhen\b", q
     ):
         return "date"
-    if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high)\b", q) or re.search(
-        r"\b(what|which) (is |was |were |are )?(the )?(percentage|percent|number|amount|proportion|"
-        r"value|cost|price|total|population|size)\b", q
-    ) or _DIFFER_ON_FIGURE.search(q):
+    if (
+        re.search(r"\bhow (many|much|long|old|far|large|big|tall|high)\b", q)
+        or re.search(
+            r"\b(what|which) (is |was |were |are )?(the )?(percentage|percent|number|amount|proportion|"
+            r"value|cost|price|total|population|size)\b",
+            q,
+        )
+        or _DIFFER_ON_FIGURE.search(q)
+    ):
         return "number"
     if re.search(r"\b(who|whom|whose)\b", q) or re.match(rf"^(which|what) (\w+ )?({_PERSON_NOUNS})\b", q):
         return "person"
-    if re.search(r"\bwhere\b", q) or re.search(r"\b(what|which) (country|city|town|place|state|province)\b", q):
+    if re.search(r"\bwhere\b", q) or re.search(
+        r"\b(what|which) (country|city|town|place|state|province)\b", q
+    ):
         return "place"
     return None
 
@@ -183,7 +188,9 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     if kind == "date":
         return any(m.group(0).lower() not in qwords for m in _DATE.finditer(sentence))
     if kind == "number":
-        return any(m.group(0).lower() not in qwords and not _in_date(sentence, m) for m in _NUMBER.finditer(sentence))
+        return any(
+            m.group(0).lower() not in qwords and not _in_date(sentence, m) for m in _NUMBER.finditer(sentence)
+        )
     # person / place: a capitalised word that is not the sentence's first word and not
     # something the question already mentions; for places, one after in/at/from/near.
     caps = [m for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
@@ -202,7 +209,11 @@ def _in_date(sentence: str, m: re.Match) -> bool:
     n = m.group(0)
     if re.fullmatch(r"(?:1[5-9]|20)\d\d", n):
         return True
-    return n.isdigit() and len(n) <= 2 and bool(_MONTH_BEFORE.search(sentence[: m.start()]) or _MONTH_AFTER.match(sentence[m.end() :]))
+    return (
+        n.isdigit()
+        and len(n) <= 2
+        and bool(_MONTH_BEFORE.search(sentence[: m.start()]) or _MONTH_AFTER.match(sentence[m.end() :]))
+    )
 
 
 def figure_units(sentence: str) -> set[str]:

@@ -67,6 +67,7 @@ _YES_NO = re.compile(
     r"^\W*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall|may|might)\b", re.I
 )
 
+
 @dataclass
 class Claim:
     """One sentence of the answer (or one clause, when a marker ends a clause mid-sentence:
@@ -134,7 +135,9 @@ def parse_claims(raw: str) -> list[Claim]:
 _CLAUSE_END = re.compile(r"\s*([,;])\s*(?=\w)")
 
 
-def _clause_spans(body: str, spans: list[tuple[int, int]], marks: list[int]) -> list[tuple[int, int, str, bool]]:
+def _clause_spans(
+    body: str, spans: list[tuple[int, int]], marks: list[int]
+) -> list[tuple[int, int, str, bool]]:
     """Sentence spans, split after a marker that ends a clause inside its sentence ("... X [1],
     while ..."): each clause is then checked against, and cited to, its own passage."""
     out: list[tuple[int, int, str, bool]] = []
@@ -181,7 +184,9 @@ def validate(
     passages = [Passage(h) for h in hits]
     claims = _dedupe(parse_claims(raw))
     pieces = {c.text: [c.text, _verdict(c.text)[1], *_clauses(_verdict(c.text)[1])] for c in claims}
-    vecs = _embed(embedder, passages, [t for ts in pieces.values() for t in ts]) if embedder and claims else {}
+    vecs = (
+        _embed(embedder, passages, [t for ts in pieces.values() for t in ts]) if embedder and claims else {}
+    )
     asked = set(terms(question)) if question and not _YES_NO.match(question) else None
     choice = bool(question) and bool(_CHOICE.search(question))
     notes: list[ClaimCheck] = []
@@ -202,7 +207,11 @@ def validate(
             continue
         valid = [n - 1 for n in claim.cited if 1 <= n <= len(hits)]
         if len(valid) < len(claim.cited):
-            notes.append(ClaimCheck(claim.text, "fixed", f"markers {claim.cited}: removed those naming no given passage"))
+            notes.append(
+                ClaimCheck(
+                    claim.text, "fixed", f"markers {claim.cited}: removed those naming no given passage"
+                )
+            )
         said, body = _verdict(claim.text)
         if lead and not said and body.split(" ", 1)[0].lower() in STOPWORDS:
             body = body[:1].lower() + body[1:]  # "Before — the board rejected ..."
@@ -220,7 +229,9 @@ def validate(
             continue
         for c, _ in parts:
             if all(c != b for b, _ in backed):
-                notes.append(ClaimCheck(c, "trimmed", "this part has no passage that supports it; the rest is kept"))
+                notes.append(
+                    ClaimCheck(c, "trimmed", "this part has no passage that supports it; the rest is kept")
+                )
         for j, (c, g) in enumerate(backed):
             kept.append(_Kept(_sentence(said + c if j == 0 else c), g, "", claim.cont and j == 0, k))
 
@@ -234,7 +245,9 @@ def validate(
 class _Judge:
     """Which passages back a text: the cited ones that support it, else the one that does best."""
 
-    def __init__(self, passages: list[Passage], idf: Idf | None, threshold: float, vecs: dict, cited: list[int]):
+    def __init__(
+        self, passages: list[Passage], idf: Idf | None, threshold: float, vecs: dict, cited: list[int]
+    ):
         self.passages, self.idf, self.threshold, self.vecs, self.cited = passages, idf, threshold, vecs, cited
         self.best = 0.0
         self._notes: list[tuple[str, str]] = []
@@ -259,7 +272,12 @@ class _Judge:
             pair = self._pair(text, vec, sup)
             if pair is None:
                 return None
-            self._notes.append(("recited", f"cited passages {pair[0][0] + 1} and {pair[1][0] + 1}, which support it together"))
+            self._notes.append(
+                (
+                    "recited",
+                    f"cited passages {pair[0][0] + 1} and {pair[1][0] + 1}, which support it together",
+                )
+            )
             return pair
         return good
 
@@ -273,7 +291,9 @@ class _Judge:
         for other in order[1:]:
             if other[1].lex < JOINT_MIN_SHARE:
                 continue
-            joint = support(text, Passage.joined([self.passages[first[0]], self.passages[other[0]]]), self.idf, vec)
+            joint = support(
+                text, Passage.joined([self.passages[first[0]], self.passages[other[0]]]), self.idf, vec
+            )
             # Together they must say clearly more than either alone, and most of the claim.
             gain = joint.lex - max(first[1].lex, other[1].lex)
             if joint.score >= self.threshold and joint.lex >= PAIR_LEX and gain >= PAIR_GAIN:
@@ -285,17 +305,23 @@ class _Judge:
 
 
 # "Which came first, A or B?", "before or after": the answer names one of the question's options.
-_CHOICE = re.compile(r"\b(?:which|who|what)\b.*\b(?:first|earlier|later|sooner)\b|\bbefore or after\b|\bor\b.*\?\s*$", re.I)
+_CHOICE = re.compile(
+    r"\b(?:which|who|what)\b.*\b(?:first|earlier|later|sooner)\b|\bbefore or after\b|\bor\b.*\?\s*$", re.I
+)
 _BARE_VERDICT = re.compile(r"^\W*(?:yes|no|before|after|earlier|later|both|neither)\W*$", re.I)
 VERDICT_WORDS = 8  # a longer sentence is a claim of its own, not a verdict
 
 
 def _is_verdict(text: str, question: str, choice: bool) -> bool:
-    """"Yes." / "Before." / "The strike came first.": a short answer that picks one of the
+    """ "Yes." / "Before." / "The strike came first.": a short answer that picks one of the
     question's options and needs the next claim's evidence (it is kept only with it)."""
     if _BARE_VERDICT.match(text):
         return True
-    return choice and len(text.split()) <= VERDICT_WORDS and set(terms(text)) <= set(terms(question)) | {"first", "came"}
+    return (
+        choice
+        and len(text.split()) <= VERDICT_WORDS
+        and set(terms(text)) <= set(terms(question)) | {"first", "came"}
+    )
 
 
 # "Yes — ...", "No, ...": the verdict is kept, the statement after it is what gets checked.

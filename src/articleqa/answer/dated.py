@@ -36,7 +36,9 @@ STATES_EVENT = 0.8
 
 # Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
 # ("the first delay" is asked about its first report too).
-_EARLIEST = re.compile(r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I)
+_EARLIEST = re.compile(
+    r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I
+)
 _ON_STORY = re.compile(r"^\s*(?:what'?s|what is|what are|any|give me|tell me)\s+(?:the\s+)?(?:latest|newest|most recent)"
                        r"(?:\s+(?:news|update|updates|developments?|reports?))?\s+(?:on|about|with|in|from)\b", re.I)  # fmt: skip
 _TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
@@ -51,7 +53,7 @@ _TIMELINE_WORDS = re.compile(
 
 
 def time_form(question: str) -> str | None:
-    """"timeline", "latest", "earliest" or None: how a question about a developing story
+    """ "timeline", "latest", "earliest" or None: how a question about a developing story
     wants its reports ordered."""
     if _TIMELINE.search(question):
         return "timeline"
@@ -93,7 +95,7 @@ def outlet_name(h: Hit) -> str:
 
 
 def weekdays_note(s: Scored) -> str:
-    """" (Saturday: 23 May 2026)" for the weekdays a quoted sentence names, resolved against its
+    """ " (Saturday: 23 May 2026)" for the weekdays a quoted sentence names, resolved against its
     report's date (`periods.mentioned_dates`): "opened on Saturday" says when only with it."""
     own = s.hit.published_at[:10]  # "said on Tuesday" in Tuesday's report needs no date
     found = [(s.text[a:b], d) for a, b, d in mentioned_dates(s.text, s.hit.published_at)
@@ -108,9 +110,17 @@ class DatedAnswers:
 
     def __init__(self, evidence: Evidence, outlets: Callable[[], list[str]], threshold: float,
                  idf: Callable[[str], float], name: str):  # fmt: skip
-        self.evidence, self.outlets, self.threshold, self.idf, self.name = evidence, outlets, threshold, idf, name
+        self.evidence, self.outlets, self.threshold, self.idf, self.name = (
+            evidence,
+            outlets,
+            threshold,
+            idf,
+            name,
+        )
 
-    def answer(self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved):
+    def answer(
+        self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved
+    ):
         anchor = retrieved.anchor
         if len(named_outlets(question, self.outlets())) > 1 and not (anchor and anchor.relation.yes_no):
             # A comparison of outlets ("How did the Ledger and the Wire differ on the cost after
@@ -123,7 +133,9 @@ class DatedAnswers:
         if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
             return None  # reports of one date (or undated pages): nothing to order
         when = time_form(question)
-        form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(when or "")
+        form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(
+            when or ""
+        )
         return form(question, scored, confidence, retrieved) if form else None
 
     def _answer(self, question: str, text: str, chosen: list[tuple[Hit, int, int]], retrieved: Retrieved,
@@ -134,7 +146,7 @@ class DatedAnswers:
         return Answer(question, text, False, citations, hits, confidence, self.name, form=form)
 
     def _latest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"What is the latest on ...": of the reports that answer about as well as the best
+        """ "What is the latest on ...": of the reports that answer about as well as the best
         (`reports`), the newest's, "As of <date>", with what the oldest of them said before."""
         # "What's the latest on the strike?" names a story, not a fact: any report on it answers.
         close = reports(scored, retrieved, 0.0 if _ON_STORY.match(question) else LATEST_RATIO) or scored[:1]
@@ -150,19 +162,29 @@ class DatedAnswers:
             text += f" Earlier ({day(first.hit.published_at)}), {outlet_name(first.hit)} said: {quote(first.text)} [2]"
         return self._answer(question, text, chosen, retrieved, confidence, "latest")
 
-    def _earliest(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"Who first reported ...", "the original date": the oldest report among the
+    def _earliest(
+        self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved
+    ) -> Answer:
+        """ "Who first reported ...", "the original date": the oldest report among the
         reports that answer about as well as the best (`reports`)."""
         close = reports(scored, retrieved, LATEST_RATIO) or scored[:1]
         first = min(close, key=lambda s: (s.hit.published_at or "9999", -s.score))
-        when = f"First reported on {day(first.hit.published_at)}, by {outlet_name(first.hit)}: " if first.hit.published_at else ""
+        when = (
+            f"First reported on {day(first.hit.published_at)}, by {outlet_name(first.hit)}: "
+            if first.hit.published_at
+            else ""
+        )
         text = f"{when}{quote(first.text)} [1]{weekdays_note(first)}"
         return self._answer(question, text, [_span(first)], retrieved, confidence, "earliest")
 
-    def _timeline(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
-        """"What happened with ...": one cited line per report on the story, oldest first (its
+    def _timeline(
+        self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved
+    ) -> Answer:
+        """ "What happened with ...": one cited line per report on the story, oldest first (its
         best sentence, when that addresses the question: `reports`)."""
-        lines = sorted(reports(scored, retrieved, TIMELINE_RATIO), key=lambda s: (s.hit.published_at, s.start))
+        lines = sorted(
+            reports(scored, retrieved, TIMELINE_RATIO), key=lambda s: (s.hit.published_at, s.start)
+        )
         lines = lines[:TIMELINE_LINES]
         if len(lines) < 2:
             return self._latest(question, scored, confidence, retrieved)
@@ -171,7 +193,7 @@ class DatedAnswers:
         return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "timeline")
 
     def _around(self, question: str, judged: str, scored: list[Scored], retrieved: Retrieved, anchor: Anchor):
-        """"What did Kessel do after Tarrow rejected its offer?": of the sentences that answer
+        """ "What did Kessel do after Tarrow rejected its offer?": of the sentences that answer
         but don't state the event itself, the first report after it (the last before it, for
         "before"), cited with the event's first report."""
         event = anchor.first
@@ -182,10 +204,14 @@ class DatedAnswers:
         conf = self.evidence.confidence(judged, rest) if rest else 0.0
         if conf < self.threshold:
             return None
-        close = [s for s in rest if s.score >= LATEST_RATIO * rest[0].score and s.hit.published_at] or rest[:1]
+        close = [s for s in rest if s.score >= LATEST_RATIO * rest[0].score and s.hit.published_at] or rest[
+            :1
+        ]
         rel = anchor.relation.rel
         after = rel == "after"
-        pick = (min if after else max)(close, key=lambda s: (s.hit.published_at, -s.score if after else s.score))
+        pick = (min if after else max)(
+            close, key=lambda s: (s.hit.published_at, -s.score if after else s.score)
+        )
         text = (f"{day(pick.hit.published_at)}, {outlet_name(pick.hit)}: {quote(pick.text)} [1]{weekdays_note(pick)} "
                 f"That was {rel} {outlet_name(event.hit)}'s report of {day(event.date)}: {quote(event.text)} [2]")  # fmt: skip
         return self._answer(question, text, [_span(pick), _span(event)], retrieved, conf, rel)
@@ -198,12 +224,16 @@ class DatedAnswers:
         at = (seen.hit.chunk.article_id, seen.start)
 
         def states(s: Scored) -> bool:
-            return (s.hit.chunk.article_id, s.start) == at or coverage(s_terms, set(terms(s.text)), self.idf) >= least
+            return (s.hit.chunk.article_id, s.start) == at or coverage(
+                s_terms, set(terms(s.text)), self.idf
+            ) >= least
 
         return states
 
-    def _order(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved, anchor: Anchor):
-        """"Did A happen before B?" / "Did the Wire report it before the Ledger?": yes or no from
+    def _order(
+        self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved, anchor: Anchor
+    ):
+        """ "Did A happen before B?" / "Did the Wire report it before the Ledger?": yes or no from
         the first report of each (retrieval found them), both quoted, oldest first."""
         if anchor.outlet:
             firsts = self._outlet_firsts(scored, retrieved, anchor)
@@ -221,12 +251,18 @@ class DatedAnswers:
         else:
             verdict = "Yes." if (da < db) == (anchor.relation.rel == "before") else "No."
         lines = sorted([a, b], key=lambda s: s.date)
-        text = verdict + " " + " Then ".join(
-            f"{day(s.date)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]" for n, s in enumerate(lines, 1)
+        text = (
+            verdict
+            + " "
+            + " Then ".join(
+                f"{day(s.date)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]" for n, s in enumerate(lines, 1)
+            )
         )
         return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "order")
 
-    def _outlet_firsts(self, scored: list[Scored], retrieved: Retrieved, anchor: Anchor) -> tuple[Sighting, Sighting] | None:
+    def _outlet_firsts(
+        self, scored: list[Scored], retrieved: Retrieved, anchor: Anchor
+    ) -> tuple[Sighting, Sighting] | None:
         """The report of the subject's outlet and of the outlet the question compares it with:
         each outlet's best-ranked passage (retrieval searched each named outlet on its own and
         reranked by the question), quoted by its article's best sentence. Sentence scores

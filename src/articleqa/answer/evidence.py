@@ -318,7 +318,9 @@ _MONTH_TERMS = frozenset(terms(" ".join(MONTH_NAMES)))
 
 
 _COUNT = re.compile(r"(?<![\w.,])(\d[\d,.]*\d|\d)\s+([^\W\d_]+)")
-_DATED = re.compile(rf"\b(?:{'|'.join(MONTH_NAMES)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(MONTH_NAMES)})\b", re.I)
+_DATED = re.compile(
+    rf"\b(?:{'|'.join(MONTH_NAMES)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(MONTH_NAMES)})\b", re.I
+)
 
 
 def _counted(text: str) -> dict[str, set[str]]:
@@ -350,7 +352,6 @@ def _counts_differ(claim: str, passage: str) -> bool:
     return False
 
 
-
 def is_injection(sentence: str) -> bool:
     """Is this article sentence addressed to a model ("Ignore previous instructions ...")?"""
     return bool(_INJECTION.search(sentence))
@@ -362,8 +363,6 @@ class Support:
     lex: float
     start: int = 0  # article offsets of the best-supporting sentence
     end: int = 0
-
-
 
 
 def _meta_words(hit: Hit) -> list[str]:
@@ -508,7 +507,8 @@ def support(claim: str, p: Passage, idf: Idf | None = None, claim_vec: np.ndarra
         or (lex < LEX_FLOOR and score < MEANING_COS)
         or p.injected_only & set(c_terms)  # echoes an instruction planted in the article
         or any(t[0].isdigit() and t not in numbers for t in words(claim))  # a number it doesn't state
-        or {t for t in names if not t[0].isdigit()} - p.names  # a name the passage (outlet, title, date) never gives
+        or {t for t in names if not t[0].isdigit()}
+        - p.names  # a name the passage (outlet, title, date) never gives
     ):
         score = 0.0
     return Support(score, lex, p.sentences[window[0]][0], p.sentences[window[-1]][1])

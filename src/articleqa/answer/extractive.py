@@ -68,7 +68,10 @@ class ExtractiveAnswerer:
         chosen = self._choose(question, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
         when = answer_type(question) == "date"  # "opened on Saturday" answers "when" only with its date
-        parts = [f"{quote(s.text)} [{c.n}]{weekdays_note(s) if when else ''}" for s, c in zip(chosen, citations, strict=True)]
+        parts = [
+            f"{quote(s.text)} [{c.n}]{weekdays_note(s) if when else ''}"
+            for s, c in zip(chosen, citations, strict=True)
+        ]
         note = self._outlets_note(chosen[0], citations, retrieved)
         return Answer(question, " ".join(parts + ([note] if note else [])), False, citations, hits,
                       confidence, self.name)  # fmt: skip
@@ -128,16 +131,22 @@ class ExtractiveAnswerer:
         return out
 
     def _outlets_note(self, best: Scored, citations: list[Citation], retrieved: Retrieved) -> str:
-        """"Reported by VOV [1] and Nikkei [3]." when copies of the story in other outlets state
+        """ "Reported by VOV [1] and Nikkei [3]." when copies of the story in other outlets state
         the best sentence's fact (their sentences are cited too, appended to ``citations``).
         Each outlet is named once: another copy from the same outlet is not another outlet."""
-        first = next(c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id)
-        outlets: dict[str, tuple[str, list[Citation]]] = {_outlet_key(best.hit): (outlet_name(best.hit), [first])}
+        first = next(
+            c for c in citations if c.start == best.start and c.article_id == best.hit.chunk.article_id
+        )
+        outlets: dict[str, tuple[str, list[Citation]]] = {
+            _outlet_key(best.hit): (outlet_name(best.hit), [first])
+        }
         for h, (a, b) in corroborate(best, retrieved.candidates(), self.store.keywords.idf):
             key = _outlet_key(h)
             if key in outlets:
                 continue
-            c = next((c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None)
+            c = next(
+                (c for c in citations if (c.article_id, c.start, c.end) == (h.chunk.article_id, a, b)), None
+            )
             if c is None:
                 c = cite(len(citations) + 1, h, a, b)
                 citations.append(c)
@@ -176,7 +185,9 @@ def _outlet_key(h: Hit) -> str:
 
 def _figures(text: str) -> set[str]:
     """Numbers and ordinals: where two tellings of one fact can disagree."""
-    return set(re.findall(r"\b(?:\d[\d,.]*|first|second|third|fourth|fifth|sixth|largest|top)\b", text.lower()))
+    return set(
+        re.findall(r"\b(?:\d[\d,.]*|first|second|third|fourth|fifth|sixth|largest|top)\b", text.lower())
+    )
 
 
 def corroborate(best: Scored, pool: list[Hit], idf) -> list[tuple[Hit, tuple[int, int]]]:

@@ -29,7 +29,13 @@ class GenerativeAnswerer:
     """Answers with ``model()`` (called only when a model is needed: no passages, or the
     evidence gate closing, abstain without loading one)."""
 
-    def __init__(self, store: Store, cfg: Config, model: Callable[[], ChatModel], evidence: OverlapEvidence | None = None):
+    def __init__(
+        self,
+        store: Store,
+        cfg: Config,
+        model: Callable[[], ChatModel],
+        evidence: OverlapEvidence | None = None,
+    ):
         self.store, self.cfg, self._model = store, cfg, model
         self.name = cfg.answerer
         # The gate is the answer model whatever ``cfg.evidence`` says: it only has to be sure

@@ -96,8 +96,13 @@ def run_eval(
         articleqa=mine,
         baseline=None if base_rows is None else aggregate(items, base_rows, base_ingest_s, BASELINE_PIPELINE),
         dataset=DatasetInfo(
-            path=str(dataset), format=fmt, corpus=[str(p) for p in corpus_paths],
-            articles=len(qa.articles()), limit=limit, seed=seed, holdout=holdout,
+            path=str(dataset),
+            format=fmt,
+            corpus=[str(p) for p in corpus_paths],
+            articles=len(qa.articles()),
+            limit=limit,
+            seed=seed,
+            holdout=holdout,
             answerable=sum(it.answerable for it in items),
             unanswerable=sum(not it.answerable for it in items),
         ),  # fmt: skip
@@ -141,9 +146,7 @@ def _sample_corpus() -> Path:
     return SAMPLE_CORPUS if SAMPLE_CORPUS.exists() else sample_articles()
 
 
-def _index(
-    qa: Assistant, articles: list[Article], paths: list[Path], bar: Any
-) -> tuple[float, IngestInfo]:
+def _index(qa: Assistant, articles: list[Article], paths: list[Path], bar: Any) -> tuple[float, IngestInfo]:
     """Ingest the corpus (unchanged articles are skipped) and drop held-out SQuAD pages."""
     wanted = {a.key for a in articles}
     task = bar.add_task("indexing", total=None) if bar else None

@@ -102,7 +102,9 @@ class ArticleVectors:
         return out
 
 
-def same_story(a: str, a_vecs: np.ndarray, others: dict[str, np.ndarray], texts: StoryTexts) -> dict[str, bool]:
+def same_story(
+    a: str, a_vecs: np.ndarray, others: dict[str, np.ndarray], texts: StoryTexts
+) -> dict[str, bool]:
     """Which of ``others`` (article id → chunk vectors: the candidates article ``a``'s vector
     found) tell the same story as ``a``: ``alignment`` ≥ ALIGNED_SHARE, and the names and
     numbers of their own sentences overlap (`shared_names`), which templated copy and
@@ -197,7 +199,9 @@ def stories(
         # Sparse links but the same text: copies, if the links don't all hang on one or two
         # articles of either group (a hub between different stories).
         spread = all(len(ends & set(members[x])) >= min(3, len(members[x])) for x in (g, h))
-        return spread and vectors is not None and _centroid_cos(vectors, members[g], members[h]) >= SAME_TEXT_COS
+        return (
+            spread and vectors is not None and _centroid_cos(vectors, members[g], members[h]) >= SAME_TEXT_COS
+        )
 
     while True:
         cross: dict[tuple[str, str], int] = {}

@@ -153,12 +153,27 @@ class Registry:
             "COUNT(c.id), LENGTH(a.text), a.origin, a.version FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
             "GROUP BY a.id ORDER BY a.id"
         )
-        cols = ("id", "title", "source", "published_at", "url", "key", "group_id", "chunks", "chars", "origin", "version")
+        cols = (
+            "id",
+            "title",
+            "source",
+            "published_at",
+            "url",
+            "key",
+            "group_id",
+            "chunks",
+            "chars",
+            "origin",
+            "version",
+        )
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def sources(self) -> list[str]:
         """The distinct non-empty outlets (``Article.source``) of the stored articles."""
-        return [r[0] for r in self._query("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY source")]
+        return [
+            r[0]
+            for r in self._query("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY source")
+        ]
 
     def newest_date(self) -> str:
         """The newest ``published_at`` of the stored articles ("" when none has one)."""
@@ -217,7 +232,9 @@ class Registry:
     def set_origins(self, origins: dict[str, str]) -> None:
         """Record where unchanged articles were read from (article id → origin)."""
         with self.transaction() as db:
-            db.executemany("UPDATE articles SET origin = ? WHERE id = ?", [(o, a) for a, o in origins.items()])
+            db.executemany(
+                "UPDATE articles SET origin = ? WHERE id = ?", [(o, a) for a, o in origins.items()]
+            )
 
     def count(self) -> tuple[int, int]:
         a = self._query("SELECT COUNT(*) FROM articles")[0][0]
@@ -264,7 +281,9 @@ class Registry:
     # ---- feeds ---------------------------------------------------------------------
     def feed_states(self) -> list[FeedState]:
         """Every feed polled so far, by URL."""
-        rows = self._query("SELECT url, title, etag, last_modified, polled_at, status FROM feeds ORDER BY url")
+        rows = self._query(
+            "SELECT url, title, etag, last_modified, polled_at, status FROM feeds ORDER BY url"
+        )
         return [FeedState(*r) for r in rows]
 
     def feed_state(self, url: str) -> FeedState | None:
@@ -320,7 +339,9 @@ class Registry:
 
     def set_groups(self, groups: dict[str, str | None]) -> None:
         with self.transaction() as db:
-            db.executemany("UPDATE articles SET group_id = ? WHERE id = ?", [(g, a) for a, g in groups.items()])
+            db.executemany(
+                "UPDATE articles SET group_id = ? WHERE id = ?", [(g, a) for a, g in groups.items()]
+            )
 
 
 def _article(r: tuple) -> Article:

@@ -120,7 +120,13 @@ class Store:
                 old_ids += self.registry.chunk_ids_of(old.id)
         all_chunks = [c for _, cs, _ in batch for c in cs]
         metas = [
-            {"article_id": a.id, "source": a.source, "published": date_int(a.published_at), "start": c.start, "end": c.end}
+            {
+                "article_id": a.id,
+                "source": a.source,
+                "published": date_int(a.published_at),
+                "start": c.start,
+                "end": c.end,
+            }
             for a, cs, _ in batch
             for c in cs
         ]
@@ -191,10 +197,13 @@ class Store:
 
     def story_texts(self) -> dedup.StoryTexts:
         """Articles' sentences and names for the duplicate check (pass it across batches)."""
-        return dedup.StoryTexts(lambda aid: (a.text if (a := self.registry.article(aid)) else ""))
+        return dedup.StoryTexts(lambda aid: a.text if (a := self.registry.article(aid)) else "")
 
     def find_duplicates(
-        self, batch: list[tuple[str, np.ndarray]], known: dedup.ArticleVectors, texts: dedup.StoryTexts | None = None
+        self,
+        batch: list[tuple[str, np.ndarray]],
+        known: dedup.ArticleVectors,
+        texts: dedup.StoryTexts | None = None,
     ) -> dict[str, list[tuple[str, float]]]:
         """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles
         that are copies of the same story. ``known`` holds the stored article vectors
@@ -218,5 +227,7 @@ class Store:
         """Recompute story groups (`dedup.stories`) for every article."""
         with self.writing():
             edges = self.registry.duplicate_edges()
-            groups = dedup.stories(self.registry.article_ids(), edges, self.article_vectors() if edges else None)
+            groups = dedup.stories(
+                self.registry.article_ids(), edges, self.article_vectors() if edges else None
+            )
             self.registry.set_groups(groups)

@@ -101,7 +101,9 @@ def read_url(url: str, opts: FeedOptions) -> tuple[list[Article], list[str], Fee
     if opts.require_feed:
         raise ReadError(url, _not_a_feed(r))
     if r.ctype not in _HTML_TYPES and r.ctype != "text/plain":
-        raise ReadError(url, f"unsupported content type '{r.ctype or '(none)'}'; expected an HTML page or a feed")
+        raise ReadError(
+            url, f"unsupported content type '{r.ctype or '(none)'}'; expected an HTML page or a feed"
+        )
     return [article_from_response(url, r)], [], None
 
 
@@ -209,9 +211,14 @@ def _entry_article(
             art = fetch_url(link, fetcher=opts.fetcher)
         except ReadError as err:
             if own.strip():
-                fr.warnings.append(f"{feed_url}: {label}: article page {link}: {err.reason}; used the entry's own text")
+                fr.warnings.append(
+                    f"{feed_url}: {label}: article page {link}: {err.reason}; used the entry's own text"
+                )
             else:
-                raise ReadError(feed_url, f"{label}: article page {link}: {err.reason}, and the entry has no text of its own") from err
+                raise ReadError(
+                    feed_url,
+                    f"{label}: article page {link}: {err.reason}, and the entry has no text of its own",
+                ) from err
     elif own.strip():
         fr.warnings.append(f"{feed_url}: {label} has no link; used the entry's own text")
     else:
@@ -222,7 +229,11 @@ def _entry_article(
         fr.fingerprints[key] = fp
     day = entry_date(e)
     if not day:
-        kept = f"; the page's date {art.published_at} was used" if art.published_at else "; published_at left empty"
+        kept = (
+            f"; the page's date {art.published_at} was used"
+            if art.published_at
+            else "; published_at left empty"
+        )
         fr.warnings.append(f"{feed_url}: {label} has no date{kept}")
     src = e.get("source") or {}
     if not art.id:
@@ -273,14 +284,31 @@ def _entry_text(e) -> str:
     """The entry's own text: its full content if it has one, else its summary, as plain text."""
     parts = e.get("content") or []
     best = max(parts, key=lambda c: len(c.get("value", "")), default=None)
-    value, ctype = (best.get("value", ""), best.get("type", "")) if best else (e.get("summary", ""), "text/html")
+    value, ctype = (
+        (best.get("value", ""), best.get("type", "")) if best else (e.get("summary", ""), "text/html")
+    )
     if "html" not in (ctype or "text/html") or "<" not in value:
         return html.unescape(value).strip()
     return html_to_text(value)
 
 
 class _Text(HTMLParser):
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
+    _BLOCKS = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "tr",
+        "section",
+        "article",
+    }
     _SKIP = {"script", "style"}
 
     def __init__(self):

@@ -72,7 +72,10 @@ def ingest(
     urls = [str(p) for p in paths if is_url(p)]
     known_feeds = {f.url: f for f in reg.feed_states() if f.url in urls} if urls else {}
     web = FeedOptions.from_config(
-        store.cfg, states=known_feeds if conditional else {}, known=reg.feed_fingerprints, require_feed=require_feed
+        store.cfg,
+        states=known_feeds if conditional else {},
+        known=reg.feed_fingerprints,
+        require_feed=require_feed,
     )
     read = read_paths(paths, store.cfg.max_file_mb, web)  # reading needs no lock: done before taking it
     with store.writing():  # one writer at a time, across processes
@@ -82,7 +85,9 @@ def ingest(
     return report
 
 
-def poll_feeds(store: Store, urls: list[str], progress: Progress | None = None) -> list[tuple[str, IngestReport]]:
+def poll_feeds(
+    store: Store, urls: list[str], progress: Progress | None = None
+) -> list[tuple[str, IngestReport]]:
     """One poll of each feed (``articleqa watch``): a conditional GET, new entries added, edited
     ones replaced in place (their version counted), entries gone from the feed kept."""
     return [(u, ingest(store, [u], progress=progress, conditional=True, require_feed=True)) for u in urls]
@@ -118,7 +123,11 @@ def _record_feeds(
 
 
 def _store_all(
-    store: Store, paths: list[str | Path], read: ReadResult, articles: list[Article] | None, sync: bool,
+    store: Store,
+    paths: list[str | Path],
+    read: ReadResult,
+    articles: list[Article] | None,
+    sync: bool,
     progress: Progress | None,
 ) -> IngestReport:
     report = IngestReport()
@@ -165,7 +174,12 @@ def _identified(art: Article) -> Article:
 
 
 def _take(
-    store: Store, art: Article, ids_taken: set[str], batch: _Batch, report: IngestReport, moved: dict[str, str]
+    store: Store,
+    art: Article,
+    ids_taken: set[str],
+    batch: _Batch,
+    report: IngestReport,
+    moved: dict[str, str],
 ) -> None:
     """Skip ``art`` if stored unchanged, else chunk it into the embedding batch."""
     reg = store.registry
@@ -229,7 +243,9 @@ class _Batch:
             n += n_chunks
             if n >= _EMBED_BACKLOG or i == len(self.stored) - 1:
                 vecs = store.chunk_vectors(part)
-                store.registry.set_duplicates(store.find_duplicates([(a, vecs[a]) for a in part if a in vecs], known, texts))
+                store.registry.set_duplicates(
+                    store.find_duplicates([(a, vecs[a]) for a in part if a in vecs], known, texts)
+                )
                 part, n = [], 0
 
 

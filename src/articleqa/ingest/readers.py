@@ -82,7 +82,9 @@ def expand_paths(paths: list[str | Path], skipped: list[str] | None = None) -> I
             yield p
 
 
-def read_paths(paths: list[str | Path], max_file_mb: float = 20.0, web: FeedOptions | None = None) -> ReadResult:
+def read_paths(
+    paths: list[str | Path], max_file_mb: float = 20.0, web: FeedOptions | None = None
+) -> ReadResult:
     """Read every path; collect articles, warnings and per-file errors. A URL is an article
     page or a feed (RSS, Atom: one article per entry); ``web`` says how to fetch them."""
     from .feeds import FeedOptions, read_url
@@ -130,11 +132,15 @@ def read_file(path: Path, max_file_mb: float = 20.0) -> tuple[list[Article], lis
     if not path.exists():
         raise ReadError(name, "no such file or folder")
     if suffix not in SUPPORTED:
-        raise ReadError(name, f"unsupported file type '{suffix or '(none)'}'; supported: {', '.join(sorted(SUPPORTED))}")
+        raise ReadError(
+            name, f"unsupported file type '{suffix or '(none)'}'; supported: {', '.join(sorted(SUPPORTED))}"
+        )
     try:
         size = path.stat().st_size
         if size > max_file_mb * 1024 * 1024:
-            raise ReadError(name, f"file is {size / 2**20:.1f} MB, over the {max_file_mb:g} MB limit (max_file_mb)")
+            raise ReadError(
+                name, f"file is {size / 2**20:.1f} MB, over the {max_file_mb:g} MB limit (max_file_mb)"
+            )
         data = path.read_bytes()
     except OSError as e:
         raise ReadError(name, f"cannot read: {e.strerror or e}") from e
@@ -184,7 +190,12 @@ def _credit_line(text: str) -> str:
     return ""
 
 
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 # "TOKYO, Dec 5 (Reuters) -", "HANOI, December 5, 2024 (VNA) –", "WASHINGTON (AP) —" has no date.
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.'’ -]{1,30})?,\s+"
@@ -370,8 +381,12 @@ class Fetcher:
                         if len(body) > cap:
                             raise ReadError(url, too_big)
                         if time.monotonic() > deadline:
-                            raise ReadError(url, f"timed out: the {what} took over {3 * self.timeout:g}s to download")
-                return Response(str(r.url), r.status_code, ctype, bytes(body), r.encoding or "utf-8", dict(r.headers))
+                            raise ReadError(
+                                url, f"timed out: the {what} took over {3 * self.timeout:g}s to download"
+                            )
+                return Response(
+                    str(r.url), r.status_code, ctype, bytes(body), r.encoding or "utf-8", dict(r.headers)
+                )
         except httpx.TooManyRedirects as e:
             raise ReadError(url, "redirect loop: more than 10 redirects") from e
         except httpx.TimeoutException as e:
@@ -382,7 +397,9 @@ class Fetcher:
             self._last[host] = time.monotonic()
 
 
-def fetch_url(url: str, max_file_mb: float = 20.0, timeout: float = 20.0, fetcher: Fetcher | None = None) -> Article:
+def fetch_url(
+    url: str, max_file_mb: float = 20.0, timeout: float = 20.0, fetcher: Fetcher | None = None
+) -> Article:
     """Fetch an article page with httpx (timeouts, size cap, content-type check) and extract it."""
     r = (fetcher or Fetcher(max_mb=max_file_mb, timeout=timeout)).get(url)
     if r.ctype not in _HTML_TYPES and r.ctype != "text/plain":

@@ -256,7 +256,13 @@ def _library_tab(
         [pick], [viewer], api_visibility="private", show_progress="hidden",
     )  # fmt: skip
     demo.load(handlers.refresh, None, refreshed, api_visibility="private", show_progress="hidden")
-    demo.load(lambda: render.feeds_html(assistant.feeds()), None, feeds, api_visibility="private", show_progress="hidden")
+    demo.load(
+        lambda: render.feeds_html(assistant.feeds()),
+        None,
+        feeds,
+        api_visibility="private",
+        show_progress="hidden",
+    )
 
 
 class _LibraryHandlers:
@@ -296,7 +302,12 @@ class _LibraryHandlers:
     def add_feed(self, text: str | None, picked: str | None):
         results, bad = library.add_feeds(self.qa, text or "")
         if not results and not bad:
-            return render.notice("info", ["Type a feed URL first."]), gr.skip(), gr.skip(), *self.refresh(picked)
+            return (
+                render.notice("info", ["Type a feed URL first."]),
+                gr.skip(),
+                gr.skip(),
+                *self.refresh(picked),
+            )
         box = self._feed_notice(results, bad)
         keep = "" if results and not bad and all(r.ok for _, r in results) else text
         return box, keep, render.feeds_html(self.qa.feeds()), *self.refresh(picked)

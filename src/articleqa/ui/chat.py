@@ -89,7 +89,11 @@ def _finish(turn: dict, ans: Answer) -> None:
         confidence=float(ans.confidence),
         status="done",
         form=ans.form,
-        checks=[{"claim": k.claim, "action": k.action, "reason": k.reason} for k in ans.checks if k.action != "fixed"],
+        checks=[
+            {"claim": k.claim, "action": k.action, "reason": k.reason}
+            for k in ans.checks
+            if k.action != "fixed"
+        ],
     )
     if ans.hits:
         turn["hits"] = [_hit(h) for h in ans.hits]

@@ -129,7 +129,9 @@ def add_feeds(assistant: Assistant, text: str) -> tuple[list[tuple[str, IngestRe
     """Poll each feed URL of ``text`` (one per line, or separated by spaces) once: its entries
     are ingested and it joins the feeds shown. Returns the reports, and what was not a URL."""
     urls = [u for u in re.split(r"[\s,]+", text or "") if u]
-    bad = [f"'{u}' is not an http(s) feed URL" for u in urls if not u.lower().startswith(("http://", "https://"))]
+    bad = [
+        f"'{u}' is not an http(s) feed URL" for u in urls if not u.lower().startswith(("http://", "https://"))
+    ]
     good = [u for u in urls if u.lower().startswith(("http://", "https://"))]
     return (assistant.poll_feeds(good) if good else []), bad
 

@@ -237,7 +237,11 @@ def _checks_html(checks: list[dict]) -> str:
     if not checks:
         return ""
     dropped = sum(k["action"] in ("dropped", "trimmed") for k in checks)
-    summary = f"{dropped} unsupported claim{'s' if dropped != 1 else ''} removed" if dropped else "citations corrected"
+    summary = (
+        f"{dropped} unsupported claim{'s' if dropped != 1 else ''} removed"
+        if dropped
+        else "citations corrected"
+    )
     items = "".join(
         f'<li><span class="check-action">{_CHECK_LABEL.get(k["action"], esc(k["action"]))}</span> '
         f"<q>{esc(k['claim'])}</q>: {esc(k['reason'])}</li>"
@@ -393,8 +397,14 @@ def feeds_html(feeds: list[FeedState]) -> str:
     rows = []
     for f in feeds:
         url = safe_url(f.url)
-        link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(f.url)}</a>' if url else esc(f.url)
-        polled = esc(f.polled_at.replace("T", " ").replace("+00:00", " UTC")) or '<span class="muted">—</span>'
+        link = (
+            f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(f.url)}</a>'
+            if url
+            else esc(f.url)
+        )
+        polled = (
+            esc(f.polled_at.replace("T", " ").replace("+00:00", " UTC")) or '<span class="muted">—</span>'
+        )
         cls = "aq-feed-error" if f.status.startswith("error") else ""
         rows.append(
             f'<tr><td><div class="lib-title">{esc(f.title or f.url)}</div><div class="muted small mono">{link}</div></td>'
