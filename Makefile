@@ -36,12 +36,13 @@ test:
 	@test -x $(CHROMIUM) || echo "note: no Chromium at $(CHROMIUM), so the browser tests will be skipped;" \
 	  "to run them, install Debian's package as root: apt-get install -y chromium"
 	$(VENV)/bin/ruff check src tests eval train
+	$(VENV)/bin/ruff format --check src tests eval train
 	$(PY) -m pytest -q
 
 lint:
 	$(MAKE) setup EXTRAS=test
 	$(VENV)/bin/ruff check src tests eval train
-	$(VENV)/bin/ruff format --check src tests eval
+	$(VENV)/bin/ruff format --check src tests eval train
 
 ## eval: the evaluation on both bundled datasets (reports under reports/)
 eval: setup

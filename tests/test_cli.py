@@ -190,4 +190,54 @@ def test_chat_suggests_the_sample_question_only_with_the_sample_articles(samples
     assert run("ingest", str(src), "--quiet", data_dir=tmp_path / "d").returncode == 0
     r = run("chat", "--no-sample", data_dir=tmp_path / "d")
     assert r.returncode == 0, r.stderr
-    assert "1 articles" in r.stdout and "new-generation ODA" not in r.stdout
+    assert "— 1 article, 1 passage." in r.stdout and "new-generation ODA" not in r.stdout
+
+
+def _listing(monkeypatch, rows: list[dict], terminal: bool):
+    """`articleqa list` through typer's CliRunner over ``rows``; a console that is a terminal or not."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import articleqa.cli as cli
+
+    class _Rows:
+        def __init__(self, cfg):
+            pass
+
+        def articles(self):
+            return rows
+
+    monkeypatch.setattr(cli, "Assistant", _Rows)
+    if terminal:
+        monkeypatch.setattr(cli, "console", Console(file=io.StringIO(), force_terminal=True, width=60))
+    res = CliRunner().invoke(cli.app, ["list"])
+    assert res.exit_code == 0, res.output
+    return res, cli.console
+
+
+def _row(i: int, **kw) -> dict:
+    return {"id": f"vietnam-japan-parliamentary-agreement-vov-{i}", "title": "Vietnam and Japan ink a "
+            "parliamentary cooperation agreement in Tokyo after talks", "source": "VOV", "published_at": "",
+            "chunks": 12, "version": 2, "group_id": "", **kw}  # fmt: skip
+
+
+def test_piped_list_prints_one_unwrapped_line_per_article_and_counts_in_the_singular(monkeypatch):
+    """Issue 21: piped, `list` wrapped ids mid-word at 80 columns and said "1 articles"."""
+    res, _ = _listing(monkeypatch, [_row(1, title="Harbour\nreopens")], terminal=False)
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["id", "title", "source", "published", "chunks", "version", "group"]
+    assert len(lines) == 2 and lines[1].split("  ")[0] == "vietnam-japan-parliamentary-agreement-vov-1"
+    assert "Harbour reopens" in lines[1] and " 12 " in lines[1] and " 2 " in lines[1]
+    assert res.stderr.strip() == "1 article"
+
+    res, _ = _listing(monkeypatch, [_row(1), _row(2, source="", group_id="g1")], terminal=False)
+    lines = res.stdout.splitlines()
+    assert len(lines) == 3 and res.stderr.strip() == "2 articles"
+    assert lines[1].index("VOV") == lines[2].index("—")  # columns line up
+    assert lines[2].startswith("vietnam-japan-parliamentary-agreement-vov-2 ") and lines[2].endswith("g1")
+
+
+def test_list_on_a_terminal_is_a_table_titled_in_the_singular_for_one(monkeypatch):
+    _, console = _listing(monkeypatch, [_row(1)], terminal=True)
+    out = console.file.getvalue()
+    assert "1 article" in out and "1 articles" not in out and "VOV" in out

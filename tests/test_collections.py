@@ -111,6 +111,7 @@ def page_server(tmp_path):
 
 
 def test_ingest_url_from_local_server(fresh_qa, page_server):
+    fresh_qa.config.fetch_allow = ["127.0.0.1"]  # the page server is local (refused by default)
     report = fresh_qa.ingest(
         [f"{page_server}/story.html", f"{page_server}/missing.html", f"{page_server}/data.bin"]
     )
@@ -414,3 +415,64 @@ def test_another_copy_from_the_same_outlet_is_not_another_outlet(fresh_qa, tmp_p
     ans = fresh_qa.ask("Which storm did Japan express sympathy about?")
     assert ans.text.count("VOV [") <= 1, ans.text
     assert {int(n) for n in re.findall(r"\[(\d+)\]", ans.text)} == {c.n for c in ans.citations}
+
+
+OSTRICH = "<html><head><title>Ostrich farm</title></head><body><article><h1>Ostrich farm</h1><p>An ostrich farm near Oudtshoorn doubled its flock this spring, the farmer said on Monday.</p></article></body></html>"
+LIGHTHOUSE = "<html><head><title>Lighthouse</title></head><body><article><h1>Lighthouse</h1><p>The old lighthouse at Cape Sorell was relit on Friday after forty years of darkness.</p></article></body></html>"
+
+
+def test_files_of_one_name_in_two_folders_are_two_articles(fresh_qa, tmp_path):
+    """Issue 21: `articleqa ingest a/ b/` with an index.html (and an x.txt) in each folder keeps
+    four articles: keys are paths, ids are made unique with a suffix, nothing is overwritten,
+    and each keeps its id when re-ingested, edited, synced or ingested alone."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, html, txt in ((a, OSTRICH, "Ostrich prices\nOstrich meat prices rose by a third."),
+                         (b, LIGHTHOUSE, "Keeper retires\nThe last lighthouse keeper retired on Sunday.")):  # fmt: skip
+        d.mkdir()
+        (d / "index.html").write_text(html, encoding="utf-8")
+        (d / "x.txt").write_text(txt, encoding="utf-8")
+    report = fresh_qa.ingest([a, b])
+    assert report.ok and sorted(report.added) == ["index", "index-2", "x", "x-2"], report.summary()
+    titles = {r["id"]: r["title"] for r in fresh_qa.articles()}
+    assert titles == {
+        "index": "Ostrich farm",
+        "index-2": "Lighthouse",
+        "x": "Ostrich prices",
+        "x-2": "Keeper retires",
+    }
+    assert "ostrich" in fresh_qa.article("index").text and "lighthouse" in fresh_qa.article("index-2").text
+    assert fresh_qa.store.vectors.ids() == fresh_qa.store.registry.chunk_ids()
+
+    again = fresh_qa.ingest([b, a])  # another order: the same ids, nothing changed
+    assert sorted(again.unchanged) == ["index", "index-2", "x", "x-2"] and not again.added + again.updated
+    (b / "index.html").write_text(LIGHTHOUSE.replace("Friday", "Saturday"), encoding="utf-8")
+    edited = fresh_qa.ingest([b], sync=True)
+    assert edited.updated == ["index-2"] and edited.removed == [] and sorted(edited.unchanged) == ["x-2"]
+    assert "Saturday" in fresh_qa.article("index-2").text and "ostrich" in fresh_qa.article("index").text
+    hits = fresh_qa.retrieve("Which farm doubled its ostrich flock?", top_k=2)
+    assert hits[0].chunk.article_id == "index"
+
+    c = tmp_path / "c"  # a third one later, alone: a new id again
+    c.mkdir()
+    (c / "index.html").write_text(OSTRICH.replace("Oudtshoorn", "Calitzdorp"), encoding="utf-8")
+    assert fresh_qa.ingest([c]).added == ["index-3"]
+    assert len(fresh_qa.articles()) == 5
+
+
+def test_the_registry_never_stores_an_article_over_another_with_its_id(tmp_path):
+    """An article whose id another article (another key) holds used to delete that one
+    silently (``DELETE ... WHERE key = ? OR id = ?``); now the write is refused, whole."""
+    from articleqa import Article
+    from articleqa.index.registry import Registry
+
+    reg = Registry(tmp_path / "registry.sqlite3")
+    reg.put_many([(Article(id="index", key="/a/index.html", text="ostrich"), [], None)])
+    with pytest.raises(ValueError, match="'index' is taken by another article"):
+        reg.put_many([(Article(id="x", key="/x.txt", text="x"), [], None),
+                      (Article(id="index", key="/b/index.html", text="lighthouse"), [], None)])  # fmt: skip
+    assert reg.article("index").text == "ostrich" and reg.article("x") is None
+    assert reg.unique_id("index", "/b/index.html") == "index-2"
+    reg.put_many(
+        [(Article(id="index", key="/a/index.html", text="ostrich farm"), [], None)]
+    )  # same key: replaced
+    assert reg.article("index").text == "ostrich farm" and reg.version("index") == 2

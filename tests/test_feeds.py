@@ -126,7 +126,9 @@ def site():
 @pytest.fixture
 def qa(tmp_path, embedder):
     """An empty assistant with short timeouts and no per-host delay."""
-    cfg = Config(data_dir=tmp_path / "data", fetch_timeout=1.0, fetch_host_delay=0.0)
+    cfg = Config(
+        data_dir=tmp_path / "data", fetch_timeout=1.0, fetch_host_delay=0.0, fetch_allow=["127.0.0.1"]
+    )
     return Assistant(cfg, store=Store(cfg, embedder=embedder))
 
 
@@ -257,7 +259,8 @@ def test_atom_entries_without_link_or_date(qa, site):
 
 
 def test_bad_entries_each_reported_the_rest_ingested(tmp_path, embedder, site):
-    cfg = Config(data_dir=tmp_path / "data", fetch_timeout=0.5, fetch_host_delay=0.0, feed_entry_max_mb=0.01)
+    cfg = Config(data_dir=tmp_path / "data", fetch_timeout=0.5, fetch_host_delay=0.0, feed_entry_max_mb=0.01,
+                 fetch_allow=["127.0.0.1"])  # fmt: skip
     qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
     site.page("/ok.html", "Tea prices", "Tea prices in Thai Nguyen fell by a fifth in November.")
     site.routes["/slow.html"] = Route(b"<html><body><p>late</p></body></html>", stall=3.0)
@@ -323,12 +326,45 @@ def test_bad_feeds_give_clear_errors_and_lose_nothing(qa, site):
     assert results[site.url("/stall.xml")].errors == [f"{site.url('/stall.xml')}: timed out after 1s"]
     assert results[site.url("/nothing.xml")].errors == [f"{site.url('/nothing.xml')}: HTTP 404 Not Found"]
     assert {r["id"]: r["version"] for r in qa.articles()} == before
+    # Refused the first time they were given: not kept as feeds (the known one keeps its error).
     status = {f.url: f.status for f in qa.feeds()}
-    assert status[site.url("/stall.xml")] == "error: timed out after 1s"
+    assert list(status) == [url] and status[url].startswith("error: malformed feed XML")
+
+
+def test_a_refused_feed_is_not_kept_a_known_one_that_fails_stays_listed(qa, site):
+    """Issue 21 (3b/3c): "Add feed" with an HTML page's URL is refused and not listed or polled
+    again; a feed added fine that is down later stays listed with its error, and recovers."""
+    from articleqa.ui import library
+
+    site.page("/news.html", "News", "Front page.")
+    ((page_url, refused),), bad = library.add_feeds(qa, site.url("/news.html"))
+    assert bad == [] and page_url == site.url("/news.html")
+    assert refused.errors == [
+        f"{page_url}: not a feed: the server sent an HTML page (text/html); give the URL of its RSS or Atom feed"
+    ]
+    assert qa.feeds() == [] and refused.feeds == []
+    site.requests.clear()
+    assert library.poll_all_feeds(qa) == [] and site.requests == []  # not polled again
+
+    two_entries(site)
+    url = site.url("/feed.xml")
+    ((_, added),), _ = library.add_feeds(qa, url)
+    assert added.ok and sorted(added.added) == ["a-html", "b-html"]
+    site.routes["/feed.xml"] = Route(b"down for maintenance", "text/plain", status=503)
+    ((_, down),) = library.poll_all_feeds(qa)
+    assert down.errors == [f"{url}: HTTP 503 Service Unavailable"]
+    (feed,) = qa.feeds()
+    assert feed.url == url and feed.status == "error: HTTP 503 Service Unavailable" and feed.etag == '"v1"'
+    assert feed.title == "Harbour Gazette" and len(qa.articles()) == 2
+    two_entries(site)  # back up, unchanged: the ETag it kept gets a 304
+    ((_, back),) = library.poll_all_feeds(qa)
+    assert back.ok and back.not_modified == [url] and qa.feeds()[0].status == "not modified"
 
 
 def test_per_host_delay_between_page_fetches(tmp_path, embedder, site):
-    cfg = Config(data_dir=tmp_path / "data", fetch_timeout=1.0, fetch_host_delay=0.4)
+    cfg = Config(
+        data_dir=tmp_path / "data", fetch_timeout=1.0, fetch_host_delay=0.4, fetch_allow=["127.0.0.1"]
+    )
     qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
     two_entries(site)
     qa.ingest([site.url("/feed.xml")])
@@ -337,7 +373,9 @@ def test_per_host_delay_between_page_fetches(tmp_path, embedder, site):
 
 
 def _cli(*args: str, data_dir) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ARTICLEQA_DATA_DIR=str(data_dir), ARTICLEQA_FETCH_HOST_DELAY="0", COLUMNS="200")
+    # The local site is on 127.0.0.1, which fetching refuses unless allowed (test_fetch_policy.py).
+    env = dict(os.environ, ARTICLEQA_DATA_DIR=str(data_dir), ARTICLEQA_FETCH_HOST_DELAY="0", COLUMNS="200",
+               ARTICLEQA_FETCH_ALLOW="127.0.0.1")  # fmt: skip
     return subprocess.run([sys.executable, "-m", "articleqa.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)  # fmt: skip
 

@@ -10,11 +10,22 @@ from .conftest import SAMPLES
 def test_txt_title_and_credit_line():
     (art,), _ = read_file(SAMPLES / "vietnam-japan-parliamentary-agreement-vov.txt")
     assert art.id == "vietnam-japan-parliamentary-agreement-vov"
-    assert art.title == "Vietnam and japan ink parliamentary cooperation agreement"
+    assert art.title == "Vietnam and Japan ink parliamentary cooperation agreement"
     assert art.source == "VOV"
     (other,), _ = read_file(SAMPLES / "vietnam-japan-leaders-talks.txt")
-    assert other.title.startswith("On December 5, Chairman Tran Thanh Man")
+    # Issue 21: each sample opens with a headline (it opened with a sentence of its story).
+    assert (
+        other.title == "Vietnam’s top legislator holds talks with Japan’s Prime Minister and Senate President"
+    )
     assert other.source == ""
+
+
+def test_txt_title_drops_a_photo_placeholder_and_capitalises(tmp_path):
+    """Scraped copy glues "picture 1" to a lower-case headline (as the VOV sample once did)."""
+    p = tmp_path / "ink.txt"
+    p.write_text("vietnam and japan ink a cooperation agreement picture 1\nThe document was signed.\n")
+    (art,), _ = read_file(p)
+    assert art.title == "Vietnam and japan ink a cooperation agreement"
 
 
 def test_markdown_heading_is_title(tmp_path):
@@ -143,3 +154,19 @@ def test_txt_dateline_dates_only_with_a_year(tmp_path, head, date, source):
     (art,), _ = read_file(p)
     assert art.published_at == date and art.source == source
     assert art.text.startswith(head.split("\n")[0])  # the dateline text stays in the article
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# Harbour reopens\n\nPORT ELEN, March 5, 2026 – The harbour reopened on Thursday.\n",
+        "# Harbour reopens\n\n**PORT ELEN**, March 5, 2026 – The harbour reopened on Thursday.\n",
+        "PORT ELEN, March 5, 2026 – The harbour reopened on Thursday.\n",
+    ],
+)
+def test_markdown_dateline_dates_the_report(tmp_path, text):
+    p = tmp_path / "harbour.md"
+    p.write_text(text)
+    ((art,), _) = read_file(p)
+    assert art.published_at == "2026-03-05"
+    assert art.text == text  # the article text itself is what was written

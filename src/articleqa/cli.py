@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .answer.models import LLMError
 from .assistant import Assistant
 from .config import Config
 from .ingest.pipeline import IngestReport
@@ -54,6 +55,14 @@ LlmModel = Annotated[str | None, typer.Option("--llm-model", help="Model name fo
 LlmBaseUrl = Annotated[
     str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server URL (default: OPENAI_BASE_URL)")
 ]
+AllowFetch = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-fetch", metavar="HOST|NETWORK",
+        help="Also fetch from this internal host or network (e.g. intranet.example, 10.1.0.0/16, "
+        "127.0.0.1; repeatable; env ARTICLEQA_FETCH_ALLOW). Internal addresses are refused otherwise",
+    ),
+]  # fmt: skip
 LlmGguf = Annotated[
     Path | None, typer.Option("--llm-gguf", help="GGUF model for --answerer local (default: SmolLM2-135M)")
 ]
@@ -78,6 +87,13 @@ def _fail(message: str) -> NoReturn:
     """A usage error: one line on stderr, exit code 2."""
     err.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(2)
+
+
+def _llm_failed(e: LLMError) -> NoReturn:
+    """The LLM could not answer (down, bad key, no such model, timed out): its one line on
+    stderr, no traceback, exit code 1."""
+    err.print(f"[red]error:[/] {escape(e.message)}", highlight=False)
+    raise typer.Exit(1)
 
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -140,9 +156,19 @@ def ingest(
     ] = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
+    allow_fetch: AllowFetch = None,
+    max_article_chars: Annotated[
+        int | None,
+        typer.Option(
+            "--max-article-chars",
+            min=1,
+            help="Refuse an article whose text is longer (env ARTICLEQA_MAX_ARTICLE_CHARS; default 200000)",
+        ),
+    ] = None,
 ) -> None:
     """Ingest articles; unchanged ones are skipped. Exit code 1 if any input failed."""
-    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+                           max_article_chars=max_article_chars))  # fmt: skip
     if quiet or not err.is_terminal:  # a log gets plain lines (or nothing), a terminal the bar
         lines = None if quiet else _ProgressLines(err)
         report = qa.ingest(paths, sync=sync, progress=lines)
@@ -196,6 +222,7 @@ def watch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors")] = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
+    allow_fetch: AllowFetch = None,
 ) -> None:
     """Keep the collection in sync with feeds: new entries added, edited ones replaced (their
     version counted), entries gone from a feed kept. Conditional GETs (ETag, Last-Modified).
@@ -204,7 +231,9 @@ def watch(
     for u in urls:
         if not u.lower().startswith(("http://", "https://")):
             _fail(f"'{u}' is not an http(s) feed URL")
-    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port))
+    qa = Assistant(
+        _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None)
+    )
     n = 0
     try:
         while True:
@@ -278,7 +307,14 @@ def ask(
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
     qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm))
     _require_articles(qa)
-    ans = qa.ask(question, top_k=top_k, filters=filters)
+    try:
+        ans = qa.ask(question, top_k=top_k, filters=filters)
+    except LLMError as e:
+        if as_json:  # still JSON on stdout, for scripts: {"question", "error": {"type", "message", "url"}}
+            sys.stdout.write(
+                json.dumps({"question": question, "error": e.to_dict()}, ensure_ascii=False, indent=2) + "\n"
+            )
+        _llm_failed(e)
     if as_json:
         sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -317,7 +353,8 @@ def chat(
     _require_articles(qa)
     stats = qa.stats()
     console.print(
-        f"[bold]articleqa[/] — {stats.articles} articles, {stats.passages} passages. Ask a question (empty line to quit)."
+        f"[bold]articleqa[/] — {stats.articles} article{'' if stats.articles == 1 else 's'}, {stats.passages} "
+        f"passage{'' if stats.passages == 1 else 's'}. Ask a question (empty line to quit)."
     )
     if sample or qa.article(SAMPLE_ARTICLE) is not None:  # the example is about a sample article
         console.print(f'[dim]e.g. "{escape(SAMPLE_QUESTION)}"[/]')
@@ -329,7 +366,10 @@ def chat(
         if not q:
             break
         messages.append({"role": "user", "content": q})
-        ans = qa.chat(messages)
+        try:
+            ans = qa.chat(messages)
+        except LLMError as e:  # every later question would fail the same way
+            _llm_failed(e)
         messages.append({"role": "assistant", "content": ans.text})
         if ans.standalone_question and ans.standalone_question != q:
             console.print(f"[dim]understood as: {escape(ans.standalone_question)}[/]")
@@ -343,12 +383,25 @@ def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Optio
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    t = Table(title=f"{len(rows)} articles")
-    for col in ("id", "title", "source", "published", "chunks", "version", "group"):
+    count = f"{len(rows)} article{'' if len(rows) == 1 else 's'}"
+    cols = ("id", "title", "source", "published", "chunks", "version", "group")
+    cells = [
+        [r["id"], r["title"], r["source"] or "—", r["published_at"] or "—", str(r["chunks"]),
+         str(r["version"]), r["group_id"] or "—"]
+        for r in rows
+    ]  # fmt: skip
+    if not console.is_terminal:  # piped: one line per article, columns padded, never wrapped
+        cells = [[" ".join(str(v).split()) for v in row] for row in cells]
+        widths = [max(len(v) for v in col) for col in zip(cols, *cells, strict=False)]
+        for row in (list(cols), *cells):
+            sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        err.print(count, highlight=False)
+        return
+    t = Table(title=count)
+    for col in cols:
         t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(r["id"], escape(r["title"]), escape(r["source"] or "—"), r["published_at"] or "—",
-                  str(r["chunks"]), str(r["version"]), r["group_id"] or "")  # fmt: skip
+    for row in cells:
+        t.add_row(*(escape(v) for v in row))
     console.print(t)
 
 
@@ -411,11 +464,14 @@ def evaluate(
     from .evaluation.report import evidence_summary
 
     fmt = fmt or ("squad" if dataset.suffix == ".json" else "jsonl")
-    report = run_eval(
-        dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
-        seed=seed, holdout=holdout, baseline=baseline, compare_evidence=compare_evidence,
-        config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
-    )  # fmt: skip
+    try:
+        report = run_eval(
+            dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
+            seed=seed, holdout=holdout, baseline=baseline, compare_evidence=compare_evidence,
+            config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
+        )  # fmt: skip
+    except LLMError as e:
+        _llm_failed(e)
     headline = ("n", "answer", "abstention", "retrieval", "citations", "latency_ms")
     console.print_json(json.dumps({k: v for k, v in report.to_dict().items() if k in headline}))
     if report.evidence:
@@ -460,6 +516,17 @@ def serve(
     llm_gguf: LlmGguf = None,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
+    allow_fetch: AllowFetch = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            metavar="ADDRESS|NETWORK",
+            help="A reverse proxy in front of the UI (e.g. 127.0.0.1, 10.0.0.0/8; repeatable; env "
+            "ARTICLEQA_TRUSTED_PROXIES): X-Forwarded-For/-Proto are honoured only from it "
+            "(from no one by default)",
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
     """Open the web UI: chat with highlighted sources, the article library and evaluation."""
     from .ui.app import launch, parse_auth
@@ -486,7 +553,8 @@ def serve(
     if creds and getattr(source, "name", "") == "COMMANDLINE":
         err.print(escape(CMDLINE_AUTH_WARNING))
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
-    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm)
+    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+                  trusted_proxies=trusted_proxy or None, **llm)  # fmt: skip
     launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
 
 

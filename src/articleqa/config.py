@@ -7,10 +7,10 @@ Values come from (highest first): keyword arguments / CLI flags, environment var
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Config(BaseSettings):
@@ -32,11 +32,34 @@ class Config(BaseSettings):
     chunk_size: int = Field(224, ge=16, le=254, description="Max word-pieces per chunk.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbours.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+    # One article's text, whatever it was read from (a file, a JSONL line, a URL, a feed
+    # entry), checked before chunking. A long news feature runs 5,000-10,000 words (30,000-
+    # 60,000 characters) and even 25,000-word magazine pieces stay under 160,000, so no real
+    # article reaches 200,000; a text that does is a dump, a whole book or a scraping mistake.
+    # A 10 MB JSONL line made 9,363 chunks and held the write lock for 281 s (issue 21);
+    # 200,000 characters is about 200 chunks, a few seconds to embed.
+    max_article_chars: int = Field(
+        200_000, ge=1, description="An article whose text is longer than this is refused (not stored)."
+    )
     # --- URLs and feeds (docs/ingestion.md, "Feeds and watching") ------------------------
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait on a URL or feed (each read).")
     fetch_host_delay: float = Field(1.0, ge=0, description="Seconds between two requests to one host.")
     feed_entry_max_mb: float = Field(
         1.0, gt=0, description="A feed entry's own text larger than this is refused."
+    )
+    # Fetching never reaches internal addresses (loopback, private, link-local, metadata...)
+    # unless allowed here: host names (``intranet.example``, ``*.corp.example``), addresses
+    # or networks (``10.1.0.0/16``). Env: comma-separated. docs/ingestion.md, "Fetch policy".
+    fetch_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Internal hosts or networks URLs and feeds may be fetched from."
+    )
+
+    # --- web UI (docs/ui.md) -----------------------------------------------------------
+    # X-Forwarded-For / -Proto / -Host are honoured only from these peers (addresses or
+    # networks: ``127.0.0.1``, ``10.0.0.0/8``); from anyone else they are dropped, so a client
+    # can't pose as a new address to dodge the login back-off. Env: comma-separated.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Reverse proxies whose X-Forwarded-* headers the web UI trusts."
     )
 
     # --- embeddings ------------------------------------------------------------------
@@ -119,6 +142,44 @@ class Config(BaseSettings):
         if v not in ANSWERERS:
             raise ValueError(f"unknown answerer '{v}': choose one of {', '.join(ANSWERERS)}")
         return v
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, v: object) -> object:
+        """``"a, 10.0.0.0/8"`` (env, .env) → ["a", "10.0.0.0/8"]; each entry checked."""
+        import ipaddress
+        import re
+
+        items = [x for x in re.split(r"[\s,]+", v) if x] if isinstance(v, str) else v
+        for x in items if isinstance(items, list | tuple) else []:
+            x = str(x).strip()
+            try:
+                ipaddress.ip_network(x.strip("[]"), strict=False)
+            except ValueError:
+                if not re.fullmatch(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?", x):
+                    raise ValueError(
+                        f"fetch_allow entry '{x}' is not a host name, address or network"
+                    ) from None
+        return items
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: object) -> object:
+        """``"127.0.0.1, 10.0.0.0/8"`` (env, .env) → ["127.0.0.1", "10.0.0.0/8"]; each an
+        address or network (a name would need resolving on every request)."""
+        import ipaddress
+        import re
+
+        items = [x for x in re.split(r"[\s,]+", v) if x] if isinstance(v, str) else v
+        out = []
+        for x in items if isinstance(items, list | tuple) else []:
+            x = str(x).strip().strip("[]")
+            try:
+                net = ipaddress.ip_network(x, strict=False) if "/" in x else ipaddress.ip_address(x)
+                out.append(str(net))
+            except ValueError:
+                raise ValueError(f"trusted_proxies entry '{x}' is not an IP address or network") from None
+        return out if isinstance(items, list | tuple) else items
 
     @field_validator("data_dir", "prompts_dir", "llm_gguf_path", mode="before")
     @classmethod

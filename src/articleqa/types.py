@@ -163,7 +163,8 @@ class ClaimCheck:
     """What the citation check did with one claim of a generated answer, and why."""
 
     claim: str
-    action: str  # "dropped", "recited" (its marker moved to the passage that backs it), "trimmed", "fixed"
+    action: str  # "dropped", "recited" (its marker moved to the passage that backs it), "trimmed", "fixed",
+    # or "warned": an article shown to the model addresses it ("claim" is then the article's title)
     reason: str
 
 

@@ -163,6 +163,26 @@ def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
 
+INJECTION_WARNING = (
+    "this article contains instructions addressed to the model; they, and what they tell it to say, "
+    "were not used as evidence"
+)
+INJECTION_ECHO = "it repeats what an instruction to the model in an article says"
+
+
+def injection_warnings(passages: list[Passage]) -> list[ClaimCheck]:
+    """One ``warned`` check per article shown to the model that holds an instruction to it
+    ("Ignore all previous instructions ..."): the reader should know the model read one,
+    whatever it made of it. The check names the article, not the instruction."""
+    out: dict[str, ClaimCheck] = {}
+    for p in passages:
+        if p.addressed and p.hit is not None and p.hit.chunk.article_id not in out:
+            h = p.hit
+            name = f"{h.title or h.chunk.article_id}" + (f" ({h.source})" if h.source else "")
+            out[h.chunk.article_id] = ClaimCheck(name, "warned", INJECTION_WARNING)
+    return list(out.values())
+
+
 def validate(
     raw: str,
     hits: list[Hit],
@@ -189,7 +209,7 @@ def validate(
     )
     asked = set(terms(question)) if question and not _YES_NO.match(question) else None
     choice = bool(question) and bool(_CHOICE.search(question))
-    notes: list[ClaimCheck] = []
+    notes = injection_warnings(passages)
     kept: list[_Kept] = []
     lead = ""  # a verdict sentence ("Before.", "The strike came first.") waiting for its evidence
     for k, claim in enumerate(claims):
@@ -225,7 +245,9 @@ def validate(
         parts = [(c, judge(c)) for c in _clauses(body)]
         backed = [(c, g) for c, g in parts if g is not None]
         if not backed:
-            notes.append(ClaimCheck(claim.text, "dropped", f"no passage supports it (best {judge.best:.2f})"))
+            echo = any(p.injected_only & set(terms(body)) for p in passages)
+            why = INJECTION_ECHO if echo else "no passage supports it"
+            notes.append(ClaimCheck(claim.text, "dropped", f"{why} (best {judge.best:.2f})"))
             continue
         for c, _ in parts:
             if all(c != b for b, _ in backed):

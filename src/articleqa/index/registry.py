@@ -258,7 +258,16 @@ class Registry:
             for article, chunks, vec in batch:
                 # A new version of a stored article (same key, other content) counts up.
                 prev = db.execute("SELECT version FROM articles WHERE key = ?", (article.key,)).fetchone()
-                db.execute("DELETE FROM articles WHERE key = ? OR id = ?", (article.key, article.id))
+                # An id held by another article (another key) is never taken over: that would
+                # delete the other one. Ingestion makes ids unique (`unique_id`) before this.
+                other = db.execute(
+                    "SELECT key FROM articles WHERE id = ? AND key != ?", (article.id, article.key)
+                ).fetchone()
+                if other:
+                    raise ValueError(
+                        f"article id '{article.id}' is taken by another article ({other[0]}); nothing was stored"
+                    )
+                db.execute("DELETE FROM articles WHERE key = ?", (article.key,))
                 db.execute(
                     f"INSERT INTO articles ({_ARTICLE_COLS}, version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (

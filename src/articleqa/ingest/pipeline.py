@@ -80,7 +80,7 @@ def ingest(
     read = read_paths(paths, store.cfg.max_file_mb, web)  # reading needs no lock: done before taking it
     with store.writing():  # one writer at a time, across processes
         report = _store_all(store, paths, read, articles, sync, progress)
-        _record_feeds(store, read, known_feeds, report, polled=require_feed)
+        _record_feeds(store, read, known_feeds, report)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -93,12 +93,11 @@ def poll_feeds(
     return [(u, ingest(store, [u], progress=progress, conditional=True, require_feed=True)) for u in urls]
 
 
-def _record_feeds(
-    store: Store, read: ReadResult, known: dict[str, FeedState], report: IngestReport, polled: bool
-) -> None:
+def _record_feeds(store: Store, read: ReadResult, known: dict[str, FeedState], report: IngestReport) -> None:
     """Remember each feed's poll (ETag, Last-Modified, time, status) and its entries as read;
-    a feed that failed this time (one known already, or any when ``polled``) keeps its ETag,
-    with the error as its status."""
+    a known feed that failed this time keeps its ETag, with the error as its status (it is
+    listed, and polled again: it may be down for a while). A URL that fails the first time
+    it is given (an HTML page, a 404, malformed XML) is refused, not kept as a feed."""
     reg = store.registry
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for fr in read.feeds:
@@ -115,7 +114,7 @@ def _record_feeds(
         report.feeds.append(state)
     read_urls = {fr.url for fr in read.feeds}
     for e in read.errors:
-        old = known.get(e.path) or (FeedState(e.path) if polled and is_url(e.path) else None)
+        old = known.get(e.path)
         if old and e.path not in read_urls:
             state = FeedState(old.url, old.title, old.etag, old.last_modified, now, f"error: {e.reason}")
             reg.record_feed(state)
@@ -181,7 +180,9 @@ def _take(
     report: IngestReport,
     moved: dict[str, str],
 ) -> None:
-    """Skip ``art`` if stored unchanged, else chunk it into the embedding batch."""
+    """Skip ``art`` if stored unchanged, else chunk it into the embedding batch. A new or
+    changed article over ``max_article_chars`` is refused before any chunking or embedding,
+    whatever it was read from (a stored version of it stays as it was)."""
     reg = store.registry
     old = reg.article_by_key(art.key)
     art.id = old.id if old else reg.unique_id(art.id, art.key, ids_taken)
@@ -191,11 +192,29 @@ def _take(
         if art.origin and art.origin != old.origin:
             moved[art.id] = art.origin
         return
+    if too_long := oversized(art, store.cfg.max_article_chars):
+        report.errors.append(too_long + ("; the stored version is kept" if old else ""))
+        return
     chunks = chunk_article(art, store.embedder.count_tokens, store.cfg.chunk_size, store.cfg.chunk_overlap)
     if not chunks:
         report.errors.append(f"{art.key}: no text to index")
         return
     batch.add(art, chunks, existed=old is not None)
+
+
+def oversized(art: Article, limit: int) -> str:
+    """The error for an article whose text is over ``limit`` characters ("" when it isn't):
+    which article (its key, the file or URL it came from, its title), how long, the limit."""
+    if len(art.text) <= limit:
+        return ""
+    where = art.key or art.id
+    if art.origin and art.origin not in where:
+        where += f" (in {art.origin})"
+    title = f" '{art.title[:60]}'" if art.title else ""
+    return (
+        f"{where}:{title} article is {len(art.text):,} characters, over the {limit:,} limit "
+        "(max_article_chars, ARTICLEQA_MAX_ARTICLE_CHARS); not ingested"
+    )
 
 
 class _Batch:

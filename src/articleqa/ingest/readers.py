@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..types import Article
+from .network import FetchPolicy, FetchRefused, GuardedTransport
 
 if TYPE_CHECKING:
     from .feeds import FeedOptions, FeedRead
@@ -224,7 +225,11 @@ def dateline(text: str) -> tuple[str, str]:
 
 
 def _plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Article:
-    day, credit = ("", "") if markdown else dateline(text)
+    # Markdown puts its headings above the dateline and may set it in bold ("**PORT ELEN**,").
+    head = re.sub(
+        r"(\*\*|__)", "", "\n".join(ln for ln in text.split("\n") if not ln.lstrip().startswith("#"))
+    )
+    day, credit = dateline(head if markdown else text)
     return Article(
         id=id_, text=text, title=_first_line_title(text, markdown), source=_credit_line(text) or credit,
         key=key, published_at=day,
@@ -331,17 +336,22 @@ class Response:
 
 @dataclass
 class Fetcher:
-    """HTTP GET with a timeout (each read, and the whole download), a size cap and a delay
-    between two requests to the same host (``host_delay`` seconds)."""
+    """HTTP GET with a timeout (each read, and the whole download), a size cap, a delay
+    between two requests to the same host (``host_delay`` seconds), and the address policy
+    (`FetchPolicy`: no internal address, every redirect checked; ingest/network.py)."""
 
     max_mb: float = 20.0
     timeout: float = 20.0
     host_delay: float = 0.0
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
     _last: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, cfg) -> Fetcher:
-        return cls(max_mb=cfg.max_file_mb, timeout=cfg.fetch_timeout, host_delay=cfg.fetch_host_delay)
+        return cls(
+            max_mb=cfg.max_file_mb, timeout=cfg.fetch_timeout, host_delay=cfg.fetch_host_delay,
+            policy=FetchPolicy.from_config(cfg),
+        )  # fmt: skip
 
     def _wait_for_host(self, host: str) -> None:
         """Sleep until ``host_delay`` has passed since the last request to ``host`` ended."""
@@ -367,7 +377,8 @@ class Fetcher:
         self._wait_for_host(host)
         deadline = time.monotonic() + 3 * self.timeout  # a server trickling bytes can't hold us forever
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=10) as client, \
+            with httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=10,
+                              transport=GuardedTransport(self.policy)) as client, \
                     client.stream("GET", url, headers={"User-Agent": _USER_AGENT, **(headers or {})}) as r:  # fmt: skip
                 if r.status_code >= 400:
                     raise ReadError(url, f"HTTP {r.status_code} {r.reason_phrase}")
@@ -387,6 +398,11 @@ class Fetcher:
                 return Response(
                     str(r.url), r.status_code, ctype, bytes(body), r.encoding or "utf-8", dict(r.headers)
                 )
+        except FetchRefused as e:  # before connecting: to the URL itself or to a redirect
+            via = "" if e.url == url else f"redirected to {e.url}: "
+            raise ReadError(url, f"{via}{e}") from e
+        except httpx.InvalidURL as e:
+            raise ReadError(url, f"not a valid URL ({e})") from e
         except httpx.TooManyRedirects as e:
             raise ReadError(url, "redirect loop: more than 10 redirects") from e
         except httpx.TimeoutException as e:

@@ -7,19 +7,23 @@ size limits and serves it (what ``articleqa serve`` runs).
 from __future__ import annotations
 
 import ipaddress
+import signal
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..answer.models import LLMError
 from ..assistant import Assistant
 from ..config import Config
 from ..offline import keep_offline
 from ..resources import sample_articles
 from . import chat, evaluate, library, render
-from .security import Backoff, LoginThrottle
+from .security import Backoff, ForwardedHeaders, LoginThrottle, uvicorn_trusts_no_proxy
 from .style import CSS, HEAD, theme
 
 EXAMPLES = [
@@ -84,7 +88,7 @@ def build_app(
             """Answer a question from the articles; returns {"answer", "abstained", "citations", ...}."""
             try:
                 return chat.api_answer(assistant, question, history)
-            except ValueError as e:
+            except (ValueError, LLMError) as e:  # the LLM's one line, not a bare "Error"
                 raise gr.Error(str(e)) from e
 
         gr.api(chat_api, api_name="chat")
@@ -222,14 +226,20 @@ def _library_tab(
             lib = gr.HTML(render.library_html(assistant.articles()), elem_id="aq-library", js_on_load=None)
             viewer = gr.HTML(render.article_html(None), elem_id="aq-viewer", js_on_load=None)
         with gr.Column(scale=2, min_width=320):
+            # No file_types or per-file size here: Gradio's browser side would drop a whole
+            # selection over one bad file. Every file goes to `library.check_uploads`, which
+            # refuses each bad one by name and takes the rest (see `launch_options`).
             files = gr.File(
-                file_count="multiple", file_types=list(library.UPLOAD_TYPES), elem_id="aq-upload",
+                file_count="multiple", elem_id="aq-upload",
                 label=f"Add articles: {' '.join(library.UPLOAD_TYPES)}, up to {cfg.max_file_mb:g} MB each",
             )  # fmt: skip
             ingest_btn = gr.Button("Ingest", variant="primary", elem_id="aq-ingest")
             ingest_out = gr.HTML(elem_id="aq-ingest-result", js_on_load=None)
             pick = gr.Dropdown(views.article_choices(), label="Read or delete an article", value=None)
-            delete_btn = gr.Button("Delete article", variant="stop", elem_id="aq-delete")
+            with gr.Row():
+                delete_btn = gr.Button("Delete article", variant="stop", elem_id="aq-delete")
+                # A file of the same name as a stored one is another article; replacing one is this.
+                replace_btn = gr.Button("Replace with the chosen file", elem_id="aq-replace")
             delete_out = gr.HTML(js_on_load=None)
             feed_url = gr.Textbox(label="Add an RSS or Atom feed (URL)", placeholder="https://example.org/feed.xml",
                                   elem_id="aq-feed-url", max_lines=3)  # fmt: skip
@@ -250,6 +260,13 @@ def _library_tab(
     quick: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
     delete_btn.click(handlers.need_pick, [pick], [delete_out], **quick).then(
         handlers.delete, [pick], [delete_out, viewer, *refreshed], js=confirm, **write
+    )
+    replace_ok = (
+        "(paths, id) => [paths, (id && paths && paths.length === 1 && "
+        "confirm('Replace this article with the chosen file? Its current text goes.')) ? id : null]"
+    )
+    replace_btn.click(handlers.need_replace, [files, pick], [delete_out], **quick).then(
+        handlers.replace, [files, pick], [delete_out, files, viewer, *refreshed], js=replace_ok, **write
     )
     pick.change(
         lambda aid: render.article_html(assistant.article(aid) if aid else None),
@@ -331,6 +348,33 @@ class _LibraryHandlers:
     def need_pick(article_id: str | None):
         return render.notice("info", ["Pick an article to delete first."]) if not article_id else ""
 
+    @staticmethod
+    def need_replace(paths: list[str] | None, article_id: str | None):
+        if not article_id:
+            return render.notice("info", ["Pick the article to replace first."])
+        if not paths or len(paths) != 1:
+            return render.notice("info", ["Choose the one file to replace it with first."])
+        return ""
+
+    def replace(self, paths: list[str] | None, article_id: str | None, progress=gr.Progress()):  # noqa: B008
+        """Replace the picked uploaded article with the one chosen file (its id stays, its version counts up)."""
+        if not article_id or not paths or len(paths) != 1:  # need_replace said why, or no confirm()
+            return (gr.skip(),) * 7
+
+        def tick(done: int, total: int, chunks: int) -> None:
+            progress((done, total), desc=f"{done}/{total} articles, {chunks} passages embedded")
+
+        try:
+            report, errors = library.replace_upload(self.qa, article_id, paths[0], tick)
+        finally:
+            library.discard_temp_uploads(paths)
+        if report is None or not report.ok:
+            box = render.notice("error", [f"'{article_id}' was not replaced.", *errors])
+        else:
+            box = render.notice("ok", [report.summary(), *report.warnings])
+        art = self.qa.article(article_id)
+        return box, None, render.article_html(art), *self.refresh(article_id if art else None)
+
     def delete(self, article_id: str | None):
         if not article_id:  # nothing picked (need_pick said so), or the confirm() was cancelled
             return (gr.skip(),) * 6
@@ -349,18 +393,17 @@ def _evaluation_tab(assistant: Assistant) -> None:
     )
     with gr.Row(equal_height=True):
         first = next(iter(evaluate.DATASETS))
-        ds = gr.Dropdown(list(evaluate.DATASETS), value=first, label="Dataset", scale=3)
+        ds = gr.Dropdown(
+            list(evaluate.DATASETS), value=first, label="Dataset", scale=3, elem_id="aq-eval-dataset"
+        )
         limit = gr.Number(20, precision=0, minimum=1, maximum=5000, label="Questions (sampled)", scale=1)
         with_base = gr.Checkbox(False, label="Also run the llama-index baseline (slower)", scale=1)
         run_btn = gr.Button("Run evaluation", variant="primary", scale=1)
     status = gr.HTML(js_on_load=None)
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2):
-            metrics = gr.HTML(js_on_load=None)
-        with gr.Column(scale=3):
-            # The plots at their own size, one under another (a gallery's square thumbnails
-            # shrank them to half, past reading): `evaluate.plots_html`.
-            plots = gr.HTML(elem_id="aq-plots", js_on_load=None)
+    metrics = gr.HTML(elem_id="aq-metrics", js_on_load=None)
+    # The plots at their own size, one under another across the page (a column beside the
+    # metrics shrank the by-type plot, ~1,500 px wide for 6 types, to half): `evaluate.plots_html`.
+    plots = gr.HTML(elem_id="aq-plots", js_on_load=None)
     worst = gr.HTML(js_on_load=None)
     report_files = gr.File(label="Report files", file_count="multiple", interactive=False)
 
@@ -373,9 +416,17 @@ def _evaluation_tab(assistant: Assistant) -> None:
     )  # fmt: skip
 
 
+def upload_cap_mb(cfg: Config) -> float:
+    """The most Gradio itself accepts of one upload: well over ``max_file_mb``, so that a file
+    a little too large still reaches `library.check_uploads` (which refuses it by name, stores
+    nothing, and ingests the rest of the selection), while a huge one can't fill the disk.
+    Gradio's browser side drops the whole selection over a file above this cap."""
+    return max(4 * cfg.max_file_mb, 100.0)
+
+
 def launch_options(cfg: Config) -> dict[str, Any]:
-    """What Gradio 6 takes at launch rather than in Blocks: look, script, upload limit."""
-    return {"theme": theme(), "css": CSS, "head": HEAD, "max_file_size": int(cfg.max_file_mb * 2**20)}
+    """What Gradio 6 takes at launch rather than in Blocks: look, script, upload cap."""
+    return {"theme": theme(), "css": CSS, "head": HEAD, "max_file_size": int(upload_cap_mb(cfg) * 2**20)}
 
 
 def parse_auth(value: str | tuple[str, str] | None) -> tuple[str, str] | None:
@@ -406,15 +457,20 @@ def exposure_warning(host: str, auth: object) -> str | None:
     )
 
 
-def server_options(creds: tuple[str, str] | None, backoff: Backoff | None = None) -> dict[str, Any]:
-    """The FastAPI app's settings: with a login, failed sign-ins back off (`LoginThrottle`)
+def server_options(
+    creds: tuple[str, str] | None, backoff: Backoff | None = None, trusted_proxies: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The FastAPI app's settings: X-Forwarded-* honoured only from ``trusted_proxies``
+    (`ForwardedHeaders`, outermost); with a login, failed sign-ins back off (`LoginThrottle`)
     and FastAPI's own schema is off. (Gradio keeps ``/docs`` and ``/redoc`` off already;
     its API page and ``/gradio_api/openapi.json`` ask for the login.)"""
-    if not creds:
-        return {}
     from starlette.middleware import Middleware
 
-    return {"openapi_url": None, "middleware": [Middleware(LoginThrottle, backoff=backoff or Backoff())]}
+    forwarded = Middleware(ForwardedHeaders, trusted=list(trusted_proxies))
+    if not creds:
+        return {"middleware": [forwarded]}
+    throttle = Middleware(LoginThrottle, backoff=backoff or Backoff())
+    return {"openapi_url": None, "middleware": [forwarded, throttle]}
 
 
 def launch(
@@ -429,11 +485,15 @@ def launch(
     block: bool = True,
     quiet: bool = False,
     login_backoff: Backoff | None = None,
+    trusted_proxies: Sequence[str] | None = None,
 ) -> gr.Blocks:
     """Serve the UI (ingesting the sample articles, or ``sample_dir``, first unless ``sample=False``).
 
     With ``auth``, failed sign-ins from one address back off exponentially (``login_backoff``,
     by default `Backoff()`: 3 free, then 1, 2, 4 … 30 s) and FastAPI's ``/openapi.json`` is off.
+    X-Forwarded-For/-Proto/-Host are honoured only from ``trusted_proxies`` (by default the
+    assistant's ``Config.trusted_proxies``, empty: from no one). Unless ``quiet``, one line
+    says where the UI is and how to stop it (in place of Gradio's own lines).
     """
     keep_offline()
     if assistant is None:
@@ -449,9 +509,25 @@ def launch(
         print(warning, file=sys.stderr)
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-    demo.launch(
-        server_name=host, server_port=port, auth=creds, prevent_thread_lock=not block, quiet=quiet,
-        auth_message="articleqa: sign in to ask your articles" if creds else None,
-        app_kwargs=server_options(creds, login_backoff), **launch_options(assistant.config),
-    )  # fmt: skip
+    proxies = assistant.config.trusted_proxies if trusted_proxies is None else list(trusted_proxies)
+    with uvicorn_trusts_no_proxy():  # ForwardedHeaders decides whom to believe
+        demo.launch(
+            server_name=host, server_port=port, auth=creds, prevent_thread_lock=True, quiet=True,
+            auth_message="articleqa: sign in to ask your articles" if creds else None,
+            app_kwargs=server_options(creds, login_backoff, proxies), **launch_options(assistant.config),
+        )  # fmt: skip
+    if not quiet:  # Gradio's own lines (quiet=True above) end with a hint about share=True
+        where = demo.local_url
+        print(f"articleqa is running at {where} (open it in a browser); press Ctrl+C to stop.", flush=True)
+    if block:
+        _close_on_sigterm(demo)
+        demo.block_thread()
     return demo
+
+
+def _close_on_sigterm(demo: gr.Blocks) -> None:
+    """SIGTERM (`kill`, systemd, `docker stop`) closes the server as Ctrl+C does, and the process
+    then ends normally. Python's default ends it on the spot: no server shutdown, when Gradio
+    deletes its temporary files, and no atexit handlers (`evaluate.remove_report_copies`)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: demo.close(verbose=False))

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..answer.models import LLMError
 from ..assistant import Assistant
 from ..types import Answer, Filters, Hit
 
@@ -126,6 +127,11 @@ def stream_turn(
             elif ev.kind == "answer" and ev.answer is not None:
                 _finish(turn, ev.answer)
             yield ev.kind, turn
+    except LLMError as e:  # the LLM is down, refuses the key, lacks the model, timed out: its one line
+        log.warning("answering %r failed: %s", question, e.message)
+        turn.update(status="error", error=e.message, error_type=e.kind)
+        yield "error", turn
+        return
     except Exception as e:  # a backend failure is shown in the chat, not as a crashed page
         log.exception("answering %r failed", question)
         turn.update(status="error", error=str(e) or type(e).__name__)

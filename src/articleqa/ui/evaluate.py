@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import shutil
@@ -132,11 +133,28 @@ def run_tab(assistant: Assistant, label: str, n: float | None, baseline: bool) -
     except Exception as e:  # shown in the tab; the server carries on
         yield notice("error", ["The evaluation failed.", str(e) or type(e).__name__]), "", "", "", None
         return
-    tmp = Path(tempfile.mkdtemp(prefix="articleqa-report-"))  # Gradio serves files from the temp dir
-    for p in [*out.glob("*.png"), *(out / f for f in ("report.md", "report.json", "results.jsonl"))]:
-        if p.is_file():
-            shutil.copy(p, tmp / p.name)
     plots = plots_html(plot_paths(out))
     worst_ = "<h3>Worst-scored questions</h3>" + worst_html(read_rows(out))
     done = notice("ok", [f"Done. Full report: {out / 'report.md'}"])
-    yield done, metrics_html(report), plots, worst_, sorted(str(p) for p in tmp.iterdir())
+    yield done, metrics_html(report), plots, worst_, report_copies(out)
+
+
+_COPIES: list[Path] = []  # folders of report copies made by this process
+
+
+def report_copies(out: Path) -> list[str]:
+    """Copies of a run's report files for download, in a folder of the system's temp dir (where
+    Gradio may serve files from; it caches a copy of its own). Removed when the process ends:
+    `remove_report_copies`, at exit (`ui.app.launch` turns SIGTERM into a normal end)."""
+    tmp = Path(tempfile.mkdtemp(prefix="articleqa-report-"))
+    _COPIES.append(tmp)
+    for p in [*out.glob("*.png"), *(out / f for f in ("report.md", "report.json", "results.jsonl"))]:
+        if p.is_file():
+            shutil.copy(p, tmp / p.name)
+    return sorted(str(p) for p in tmp.iterdir())
+
+
+@atexit.register
+def remove_report_copies() -> None:
+    while _COPIES:
+        shutil.rmtree(_COPIES.pop(), ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import re
 import shutil
@@ -51,11 +52,13 @@ def ingest_uploads(
 ) -> tuple[IngestReport | None, list[str]]:
     """Copy acceptable uploads into ``data_dir/uploads`` and ingest them.
 
-    A stable copy makes the article's key its upload name, so uploading a new version of
-    a file updates that article instead of adding a duplicate. A copy that could not be
-    ingested is removed again (a rejected new version puts the previous one back). The
-    report's errors are all the failures, upload checks included, so its summary counts
-    them all; every message names the user's file, not our copy.
+    An upload is identified by its name *and* its bytes, never its name alone: uploading
+    the same file again finds its stored copy (``unchanged``); a different file with the
+    name of one already stored is another article, copied beside it as ``stem-2.ext``.
+    Replacing an article with a new file is a deliberate act (`replace_upload`). A copy
+    that could not be ingested is removed again. The report's errors are all the failures,
+    upload checks included, so its summary counts them all; every message names the user's
+    file, not our copy.
     """
     ok, errors = check_uploads(paths, assistant.config.max_file_mb)
     if not ok:
@@ -63,17 +66,104 @@ def ingest_uploads(
     dest = uploads_dir(assistant).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     names: dict[Path, str] = {}  # our copy → the name of the user's file
-    previous: dict[Path, Path] = {}  # our copy → the version it replaces, until this one is in
+    reused: set[Path] = set()  # copies stored before: kept whatever happens
+    warnings: list[str] = []
     for p in ok:
-        target = dest / safe_name(p.name)
-        if target in names:
-            errors.append(f"{p.name}: another file in this upload has the same name; only the first was used")
+        target, same = _place(dest, p)
+        if same and target in names:
+            warnings.append(
+                f"{p.name}: the same file as {names[target]}, given twice in this upload; ingested once"
+            )
             continue
-        if target.is_file():
-            previous[target] = target.with_name(f".{target.name}.previous")
-            os.replace(target, previous[target])
-        shutil.copyfile(p, target)
+        if same:
+            reused.add(target)
+        else:
+            shutil.copyfile(p, target)
+            if target.name != safe_name(p.name):
+                warnings.append(
+                    f"{p.name}: a different file of this name was uploaded before; this one is another article "
+                    "(to replace an article with a file instead, pick it and press Replace)"
+                )
         names[target] = p.name
+    report = _ingest_copies(assistant, names, {c: c for c in reused}, dest, progress)
+    report.errors = errors + report.errors
+    report.warnings = warnings + report.warnings
+    return report, report.errors
+
+
+def _place(dest: Path, upload: Path) -> tuple[Path, bool]:
+    """Where ``upload`` goes in ``dest``, and whether that file already holds its bytes.
+
+    A stored copy of the same name (or of its ``stem-N.ext`` variants) with the very same
+    bytes is reused: re-uploading a file changes nothing. Otherwise the first free name of
+    ``name``, ``stem-2.ext``, ``stem-3.ext``…: a different file never overwrites a stored one.
+    """
+    name = safe_name(upload.name)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while True:
+        target = dest / (name if n == 1 else f"{stem}-{n}{suffix}")
+        if not target.exists():
+            return target, False
+        if _same_bytes(target, upload):
+            return target, True
+        n += 1
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return a.is_file() and a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def replace_upload(
+    assistant: Assistant, article_id: str, path: str, progress: Callable[[int, int, int], None] | None = None
+) -> tuple[IngestReport | None, list[str]]:
+    """Replace an uploaded article with a new file, deliberately: the article keeps its id
+    and key, its old chunks go, and its version counts up. Only an article that came from
+    a single-article upload (.txt .md .html) can be replaced, and with a file of the same
+    kind; a replacement that can't be ingested leaves the article and its file as they were.
+    """
+    ok, errors = check_uploads([path], assistant.config.max_file_mb)
+    if not ok:
+        return None, errors
+    (p,) = ok
+    art = assistant.article(article_id)
+    if art is None:
+        return None, [f"No article '{article_id}'."]
+    dest = uploads_dir(assistant).resolve()
+    copy = Path(art.key)
+    if not copy.is_absolute() or copy.parent != dest or copy.suffix.lower() == ".jsonl" or not copy.is_file():
+        return None, [
+            f"'{art.title or art.id}' did not come from a file uploaded here (it came from {art.origin or art.key}), "
+            "so it can't be replaced by an upload; delete it, then add the new file"
+        ]
+    if _kind(p.suffix) != _kind(copy.suffix):
+        return None, [
+            f"{p.name}: '{art.title or art.id}' was read from a {copy.suffix} file; replace it with one"
+        ]
+    previous = {copy: copy.with_name(f".{copy.name}.previous")}
+    os.replace(copy, previous[copy])
+    shutil.copyfile(p, copy)
+    report = _ingest_copies(assistant, {copy: p.name}, previous, dest, progress)
+    return report, report.errors
+
+
+def _kind(suffix: str) -> str:
+    return {".htm": ".html", ".markdown": ".md"}.get(suffix.lower(), suffix.lower())
+
+
+def _ingest_copies(
+    assistant: Assistant,
+    names: dict[Path, str],
+    previous: dict[Path, Path],
+    dest: Path,
+    progress: Callable[[int, int, int], None] | None,
+) -> IngestReport:
+    """Ingest our copies; keep those that went in, remove those that did not (or put back the
+    version one replaced: ``previous``, which maps a copy stored before to itself); messages
+    name the user's files, not our copies."""
     try:
         report = assistant.ingest(list(names), progress=progress)
     except BaseException:
@@ -82,13 +172,15 @@ def ingest_uploads(
         raise
     for copy in names:
         _settle(copy, previous.get(copy), rejected=any(e.startswith(f"{copy}: ") for e in report.errors))
-    report.errors = errors + [_user_names(e, names, dest) for e in report.errors]
+    report.errors = [_user_names(e, names, dest) for e in report.errors]
     report.warnings = [_user_names(w, names, dest) for w in report.warnings]
-    return report, report.errors
+    return report
 
 
 def _settle(copy: Path, previous: Path | None, rejected: bool) -> None:
     """Keep an ingested copy (dropping the version it replaced); remove a rejected one."""
+    if previous == copy:
+        return  # stored before this upload, and still the file its articles were read from
     if rejected and previous is not None:
         os.replace(previous, copy)  # the stored article keeps the file it was read from
     elif rejected:

@@ -41,11 +41,11 @@ def shorten(text: str, limit: int = HEADER_CHARS) -> str:
     return (text[:cut] if cut >= limit * 3 // 4 else text[:limit]).rstrip(" ,;:.") + "…"
 
 
-def meta_line(source: str, published_at: str, extra: str = "") -> str:
+def meta_line(source: str, published_at: str, *extra: str) -> str:
+    """Outlet · date · each non-empty ``extra`` (HTML): one separator between parts, none doubled."""
     parts = [esc(source) if source else '<span class="muted">outlet unknown</span>']
     parts.append(esc(published_at[:10]) if published_at else '<span class="muted">undated</span>')
-    if extra:
-        parts.append(extra)
+    parts += [x.strip() for x in extra if x and x.strip()]
     return " · ".join(parts)
 
 
@@ -229,7 +229,7 @@ def _without_heading(piece: str, c: dict) -> str:
     return piece[len(head) :] if c.get("source") and piece.startswith(head) else piece
 
 
-_CHECK_LABEL = {"dropped": "removed", "trimmed": "cut", "recited": "re-cited"}
+_CHECK_LABEL = {"dropped": "removed", "trimmed": "cut", "recited": "re-cited", "warned": "warning"}
 
 
 def _checks_html(checks: list[dict]) -> str:
@@ -242,6 +242,8 @@ def _checks_html(checks: list[dict]) -> str:
         if dropped
         else "citations corrected"
     )
+    if any(k["action"] == "warned" for k in checks):  # an article held instructions to the model
+        summary = "a source contained instructions to the model" + (f"; {summary}" if dropped else "")
     items = "".join(
         f'<li><span class="check-action">{_CHECK_LABEL.get(k["action"], esc(k["action"]))}</span> '
         f"<q>{esc(k['claim'])}</q>: {esc(k['reason'])}</li>"
@@ -275,7 +277,7 @@ def highlighted(text: str, start: int, end: int, a: int, b: int) -> str:
 def source_card(turn: int, c: dict, article: Article | None) -> str:
     """One cited passage: title, outlet, date, its paragraph with the passage marked, full text."""
     url = safe_url(c.get("url") or (article.url if article else ""))
-    link = f' · <a href="{esc(url)}" target="_blank" rel="noopener noreferrer">original ↗</a>' if url else ""
+    link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">original ↗</a>' if url else ""
     head = (
         f'<div class="src-head"><span class="badge">{c["n"]}</span>'
         f'<span class="src-title">{esc(c.get("title") or c["article_id"])}</span></div>'
@@ -418,11 +420,11 @@ def article_html(a: Article | None) -> str:
     if a is None:
         return '<div class="empty">Pick an article to read it.</div>'
     url = safe_url(a.url)
-    link = f' · <a href="{esc(url)}" target="_blank" rel="noopener noreferrer">original ↗</a>' if url else ""
-    by = f" · by {esc(a.author)}" if a.author else ""
+    link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">original ↗</a>' if url else ""
+    by = f"by {esc(a.author)}" if a.author else ""
     return (
         f'<div class="aq-article"><h3>{esc(a.title or a.id)}</h3>'
-        f'<div class="src-meta">{meta_line(a.source, a.published_at, "")}{by}{link}'
+        f'<div class="src-meta">{meta_line(a.source, a.published_at, by, link)}'
         f'<span class="mono small muted"> · {esc(a.id)}</span></div>'
         f'<div class="fulltext">{esc(a.text)}</div></div>'
     )

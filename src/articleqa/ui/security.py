@@ -14,22 +14,90 @@ client address and slows them down exponentially:
 
 A person typing passwords one after another only ever sees a slower "Incorrect
 credentials"; a script trying 40 passwords takes many minutes instead of under a second.
-The count is per client IP as the server sees it (behind a reverse proxy, all clients
-share the proxy's address: put the rate limit there).
+The count is per client IP as the server sees it: the connecting peer, or, only when that
+peer is one of ``Config.trusted_proxies``, the address its X-Forwarded-For names
+(`ForwardedHeaders`). Uvicorn on its own trusts X-Forwarded-For from 127.0.0.1, so any local
+process (or anything a local proxy passes the header through for) could name a new address
+on every try and never be slowed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
+import os
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 LOGIN_PATHS = ("/login", "/login/")
+# Headers by which a proxy tells who the client is and how it connected (Gradio itself reads
+# X-Forwarded-Host and -Proto to build its URLs): dropped unless a trusted proxy sent them.
+FORWARDED_HEADERS = frozenset({
+    b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port",
+    b"x-forwarded-prefix", b"x-forwarded-scheme", b"forwarded", b"x-real-ip",
+})  # fmt: skip
+
+
+class ForwardedHeaders:
+    """ASGI middleware: X-Forwarded-* honoured only from ``trusted`` proxies.
+
+    From a trusted peer, the client address and scheme come from X-Forwarded-For and
+    X-Forwarded-Proto (uvicorn's own `ProxyHeadersMiddleware` does the parsing); from any other
+    peer every forwarded header is removed before the app (the login back-off, Gradio) sees
+    the request. Uvicorn's own handling must be off for this to see the real peer:
+    `uvicorn_trusts_no_proxy`.
+    """
+
+    def __init__(self, app: Any, trusted: Sequence[str] = ()):
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        self.app = app
+        self.networks = [ipaddress.ip_network(x, strict=False) for x in trusted]
+        trusted_hosts = [str(n) for n in self.networks]
+        self.proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted_hosts) if trusted else None
+
+    def trusts(self, peer: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(ip in n for n in self.networks)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self.proxied is not None and self.trusts((scope.get("client") or ("", 0))[0]):
+            await self.proxied(scope, receive, send)
+            return
+        if any(name in FORWARDED_HEADERS for name, _ in scope["headers"]):
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in FORWARDED_HEADERS]}
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def uvicorn_trusts_no_proxy() -> Iterator[None]:
+    """While Gradio starts its uvicorn server: uvicorn takes X-Forwarded-For from peers in
+    ``FORWARDED_ALLOW_IPS`` (by default 127.0.0.1 and ::1) and rewrites the client address
+    before any middleware of ours runs. Set to none, it leaves the headers to
+    `ForwardedHeaders`. (Gradio gives no way to pass uvicorn's ``forwarded_allow_ips``; the
+    variable is read once, when the server's config is made.)"""
+    old = os.environ.get("FORWARDED_ALLOW_IPS")
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("FORWARDED_ALLOW_IPS", None)
+        else:
+            os.environ["FORWARDED_ALLOW_IPS"] = old
 
 
 @dataclass(frozen=True)

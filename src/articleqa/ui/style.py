@@ -17,6 +17,9 @@ def theme() -> gr.themes.Base:
 
 CSS = """
 .gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
+/* As wide as the window allows (Gradio caps .main), whatever the open tab holds: without a
+   width of their own they shrank to fit their content, so the page changed width between tabs */
+.gradio-container, .gradio-container > .main { width: 100% !important; }
 .muted { color: var(--body-text-color-subdued); }
 .small { font-size: 12px; }
 .mono { font-family: var(--font-mono); }
@@ -168,9 +171,14 @@ details.hit[open] .hit-text { -webkit-line-clamp: unset; display: block; }
 .aq-article .fulltext { max-height: 480px; }
 .notice { border-radius: 10px; padding: 10px 14px; font-size: 14px; border: 1px solid; }
 .notice ul { margin: 6px 0 0 18px; }
+/* the plots at the size they were drawn, across the page (the by-type plot of 6 types is
+   ~1,500 px wide: shrunk only to the page's width, never to a column's) */
 .aq-plots figure { margin: 0 0 16px; }
 .aq-plots img { display: block; max-width: 100%; height: auto; background: white; border-radius: 8px;
                 border: 1px solid var(--border-color-primary); }
+#aq-metrics .aq-table { max-width: 760px; }
+/* the dataset's name stops short of the dropdown's arrow (it ran under it) */
+#aq-eval-dataset input { padding-right: 28px !important; text-overflow: ellipsis; }
 .aq-plots figcaption { font-size: 12px; color: var(--body-text-color-subdued); margin: 4px 2px 0; }
 .notice.ok { background: #f0fdf4; border-color: #86efac; color: #14532d; }
 .notice.warn { background: #fffbeb; border-color: #fcd34d; color: #78350f; }
