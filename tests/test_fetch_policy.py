@@ -116,7 +116,10 @@ def no_system_dns(monkeypatch):
             "localhost (127.0.0.1) is a loopback address; allow it with --allow-fetch localhost",
         ),
         ("http://admin.localhost/x", "admin.localhost (127.0.0.1) is a loopback address"),
-        ("http://[::ffff:127.0.0.1]:9/x", "is a loopback address"),
+        (
+            "http://[::ffff:127.0.0.1]:9/x",
+            "::ffff:127.0.0.1 (= 127.0.0.1) is a loopback address; allow it with --allow-fetch 127.0.0.1",
+        ),
         ("http://[::ffff:7f00:1]:9/x", "is a loopback address"),
         ("http://[64:ff9b::7f00:1]/x", "is a loopback address"),  # NAT64 of 127.0.0.1
         ("http://[2002:7f00:1::]/x", "is a loopback address"),  # 6to4 of 127.0.0.1

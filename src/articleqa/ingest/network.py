@@ -183,13 +183,14 @@ class FetchPolicy:
                 continue
             if by_name and a not in METADATA_ADDRESSES:
                 continue
+            where = _embedded_v4(a) or a  # ::ffff:127.0.0.1 is said as the 127.0.0.1 it reaches
             if ip is None:
-                named, what = f"{host} ({a})", host
+                named, what = f"{host} ({where})", host
             else:
-                named = str(a) if host.strip("[]") == str(a) else f"{host} (= {a})"
-                what = str(a)
-            if a in METADATA_ADDRESSES:
-                what = str(a)
+                named = str(where) if host.strip("[]") == str(where) else f"{host} (= {where})"
+                what = str(where)
+            if where in METADATA_ADDRESSES:
+                what = str(where)
             raise FetchRefused(shown, f"{named} is {kind}; {ALLOW_HINT.format(what=what)}")
         return [str(a) for a in found]
 
