@@ -162,7 +162,7 @@ def task_fill(p: dict) -> dict:
 def task_ingest(p: dict) -> dict:
     """``Assistant.ingest`` of the JSONL corpus into an empty data dir."""
     from articleqa import Assistant, Config
-    from articleqa.index.store import Store
+    from articleqa.index.local import Store
 
     cfg = Config(data_dir=p["data_dir"])
     timed, cached = wrap(minilm(cfg.embed_batch_size), p.get("cache_dir"))
@@ -197,7 +197,7 @@ def task_serve(p: dict) -> dict:
     candidate sentences not yet cached) and everything else.
     """
     from articleqa import Assistant, Config
-    from articleqa.index.store import Store
+    from articleqa.index.local import Store
 
     qs, ask_qs = p["questions"], p.get("ask_questions") or p["questions"]
     t = time.perf_counter()

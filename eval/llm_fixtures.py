@@ -224,7 +224,7 @@ class Harness:
         if corpus not in self._assistants:
             from articleqa import Assistant, Config
             from articleqa.index.embeddings import MiniLMEmbedder
-            from articleqa.index.store import Store
+            from articleqa.index.local import Store
 
             path = corpus_path(corpus)
             self._embedder = self._embedder or MiniLMEmbedder()

@@ -51,7 +51,7 @@ def sample_qa(sample_dir):
 def fresh_qa(tmp_path, embedder):
     """An empty assistant of its own, sharing the loaded model."""
     from articleqa import Assistant, Config
-    from articleqa.index.store import Store
+    from articleqa.index.local import Store
 
     cfg = Config(data_dir=tmp_path / "data")
     return Assistant(cfg, store=Store(cfg, embedder=embedder))

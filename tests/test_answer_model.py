@@ -7,7 +7,7 @@ import pytest
 
 from articleqa import Assistant, Config
 from articleqa.answer.reader import AnswerModel, model_path
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 
 from .conftest import ROOT, SAMPLES
 

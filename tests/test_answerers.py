@@ -14,7 +14,7 @@ import pytest
 from articleqa import Answer, Assistant, Config, StreamEvent
 from articleqa.answer import ABSTAIN_TEXT, ANSWERERS, cite, make_answerer
 from articleqa.answer.evidence import OverlapEvidence
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 from articleqa.retrieve import retrieve
 from articleqa.types import Chunk, Hit, Retrieved
 

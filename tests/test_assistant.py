@@ -78,7 +78,7 @@ def test_changed_article_replaces_its_chunks_and_remove_cleans_everything(fresh_
 def test_ingest_leaves_the_keyword_index_saved_and_current(fresh_qa, tmp_path):
     """A new process's first question loads the saved keyword index instead of tokenising
     every chunk (9.6 s at 100k chunks when ingestion left it to the first search)."""
-    from articleqa.index.keywords import _load
+    from articleqa.index.local.keywords import _load
 
     p = tmp_path / "story.txt"
     p.write_text("Harbour story\nThe harbour reopened on Thursday after repairs.\nBoats returned at noon.")

@@ -196,7 +196,7 @@ def test_chroma_server_backend(tmp_path):
 def test_duplicate_edges_are_found_by_either_end_without_a_scan(tmp_path):
     """Ingestion replaces each new article's edges: a scan of all edges per article made
     ingestion quadratic (minutes at 100k chunks, docs/performance.md)."""
-    from articleqa.index.registry import Registry
+    from articleqa.index.local.registry import Registry
 
     reg = Registry(tmp_path / "registry.sqlite3")
     plan = reg._db.execute(
@@ -257,7 +257,7 @@ def test_article_vectors_grow_and_return_the_nearest_others_first():
 
 
 def test_an_edge_survives_the_other_end_not_listing_it(tmp_path):
-    from articleqa.index.registry import Registry
+    from articleqa.index.local.registry import Registry
     from articleqa.types import Article
 
     reg = Registry(tmp_path / "registry.sqlite3")
@@ -463,7 +463,7 @@ def test_the_registry_never_stores_an_article_over_another_with_its_id(tmp_path)
     """An article whose id another article (another key) holds used to delete that one
     silently (``DELETE ... WHERE key = ? OR id = ?``); now the write is refused, whole."""
     from articleqa import Article
-    from articleqa.index.registry import Registry
+    from articleqa.index.local.registry import Registry
 
     reg = Registry(tmp_path / "registry.sqlite3")
     reg.put_many([(Article(id="index", key="/a/index.html", text="ostrich"), [], None)])

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 
 
 @dataclass

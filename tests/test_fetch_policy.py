@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 from articleqa.ingest import network
 from articleqa.ingest.network import FetchPolicy, FetchRefused, blocked_kind, numeric_host
 from articleqa.ingest.readers import Fetcher, ReadError, fetch_url

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.index.store import Store, StoreUnavailable
+from articleqa.index.local import Store, StoreUnavailable
 
 from .conftest import SAMPLES
 

@@ -7,7 +7,7 @@ import pytest
 
 from articleqa import Assistant, Config
 from articleqa.answer.dated import day
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 from articleqa.periods import Relation, asks_latest, mentioned_dates, relation
 
 from .conftest import ROOT

@@ -72,7 +72,7 @@ def test_shortened_form_must_be_unambiguous():
 @pytest.fixture(scope="module")
 def news_qa(tmp_path_factory, embedder):
     from articleqa import Assistant, Config
-    from articleqa.index.store import Store
+    from articleqa.index.local import Store
 
     cfg = Config(data_dir=tmp_path_factory.mktemp("outlets") / "data")
     qa = Assistant(cfg, store=Store(cfg, embedder=embedder))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.index.store import Store
+from articleqa.index.local import Store
 from articleqa.periods import period
 
 from .conftest import ROOT

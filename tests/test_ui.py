@@ -45,7 +45,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, embedder):
     """The app as `articleqa serve` runs it (sample articles ingested at start), in this process."""
-    from articleqa.index.store import Store
+    from articleqa.index.local import Store
 
     # The feed tests' site runs on 127.0.0.1: allowed here, refused by default (test_fetch_policy).
     cfg = Config(data_dir=tmp_path_factory.mktemp("ui-data"), fetch_allow=["127.0.0.1"])

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .answer import Answerer, make_answerer
 from .config import Config
-from .index.store import Store
+from .index import open_store
+from .index.contracts import ArticleStore
 from .ingest.pipeline import IngestReport, Progress, ingest, poll_feeds
 from .offline import keep_offline
 from .retrieve import retrieve
@@ -36,7 +37,7 @@ class Assistant:
         self,
         config: Config | None = None,
         *,
-        store: Store | None = None,
+        store: ArticleStore | None = None,
         chat_model: ChatModel | None = None,
         answerer: Answerer | str | None = None,
         **overrides: Any,
@@ -57,8 +58,8 @@ class Assistant:
         self._answerer = answerer
 
     @cached_property
-    def store(self) -> Store:
-        return self._store or Store(self.config)
+    def store(self) -> ArticleStore:
+        return self._store or open_store(self.config)
 
     @property
     def chat_model(self) -> ChatModel | None:
@@ -84,9 +85,7 @@ class Assistant:
         """Load the embedding model, the answer model (when the answerer uses one: ``evidence =
         "model"``, or the LLM gate) and open the indexes now, so the first question doesn't
         wait for them (the UI and the evaluation call it; a chat model still loads on first use)."""
-        vec = self.store.embedder.embed(["warm-up"])[0]
-        self.store.keywords.refresh()
-        self.store.vectors.search(vec, 1)
+        self.store.warm_up()
         model = getattr(getattr(self.answerer, "evidence", None), "model", None)
         if model is not None:
             model.probabilities("warm-up", ["warm-up"])
@@ -117,7 +116,7 @@ class Assistant:
     def feeds(self) -> list[FeedState]:
         """Every feed ingested or polled: URL, title, ETag, Last-Modified, last poll and its status."""
         self.store.refresh()
-        return self.store.registry.feed_states()
+        return self.store.feed_states()
 
     def remove(self, article_id: str) -> bool:
         return self.store.remove(article_id)
@@ -126,15 +125,15 @@ class Assistant:
         """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars,
         origin (the file or URL it was read from), version (1, +1 for each change of its content)."""
         self.store.refresh()
-        return self.store.registry.article_stats()
+        return self.store.article_stats()
 
     def article(self, article_id: str) -> Article | None:
         self.store.refresh()
-        return self.store.registry.article(article_id)
+        return self.store.article(article_id)
 
     def stats(self) -> Stats:
         self.store.refresh()
-        n_articles, n_chunks = self.store.registry.count()
+        n_articles, n_chunks = self.store.count()
         return Stats(articles=n_articles, passages=n_chunks)
 
     # ---- questions --------------------------------------------------------------------

@@ -21,6 +21,9 @@ class Config(BaseSettings):
     )
 
     # --- storage ---------------------------------------------------------------------
+    store: Literal["local"] = Field(
+        "local", description="Storage backend (index/): local = SQLite + Chroma + in-process BM25."
+    )
     data_dir: Path = Field(Path(".articleqa"), description="Where the registry and vectors live.")
     collection: str = Field("articles", description="Chroma collection name.")
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of files.")

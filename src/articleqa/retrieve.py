@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from .index.store import Store
+from .index.contracts import ArticleStore
 from .outlets import named_outlets, without_outlets
 from .periods import period, period_note, relation, without_period
 from .text import coverage, passage_terms, question_parts, terms
@@ -30,7 +30,7 @@ ANCHOR_MIN = 0.5  # least coverage of the event's terms for a sentence to state 
 
 
 def retrieve(
-    store: Store,
+    store: ArticleStore,
     question: str,
     top_k: int | None = None,
     filters: Filters | None = None,
@@ -59,7 +59,7 @@ def retrieve(
     rejected its offer?": `periods.relation`) is dated by the event's first report
     (`Retrieved.anchor`) and searched among the reports from that day on (after) or before it.
     """
-    qvec = store.embedder.embed([question])[0]
+    qvec = store.embed([question])[0]
     if time_aware and not (filters and (filters.since or filters.until)):
         span = period(question, store.newest_date())
         if span is not None:
@@ -75,7 +75,7 @@ def retrieve(
 
 
 def _around_event(
-    store: Store, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters | None,
+    store: ArticleStore, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters | None,
     rel: Relation, expand_parts: bool, outlet_aware: bool,
 ) -> Retrieved:  # fmt: skip
     """Retrieval for a question placed before or after an event: a wh-question among the
@@ -101,7 +101,7 @@ def _around_event(
     return replace(got, anchor=anchor)
 
 
-def event_anchor(store: Store, rel: Relation, filters: Filters | None = None) -> Anchor:
+def event_anchor(store: ArticleStore, rel: Relation, filters: Filters | None = None) -> Anchor:
     """Where ``rel``'s event was first reported (`first_report`), and for a yes/no question
     where its statement was; an event that is an outlet's report ("before the Ledger")
     anchors to that outlet instead."""
@@ -118,7 +118,7 @@ def event_anchor(store: Store, rel: Relation, filters: Filters | None = None) ->
 
 
 def first_report(
-    store: Store, statement: str, filters: Filters | None = None, unlike: str = ""
+    store: ArticleStore, statement: str, filters: Filters | None = None, unlike: str = ""
 ) -> Sighting | None:
     """The oldest dated sentence stating ``statement``: of the sentences covering its terms at
     least ``ANCHOR_RATIO`` as well as the best (and ``ANCHOR_MIN``; a retelling after "after"
@@ -130,9 +130,9 @@ def first_report(
         return None
     other = [t for t in dict.fromkeys(terms(unlike)) if t not in s_terms]
     own = [t for t in s_terms if t not in other and t not in terms(unlike)]
-    idf = store.keywords.idf
+    idf = store.idf
     found = []
-    for h in search(store, statement, store.embedder.embed([statement])[0], None, filters):
+    for h in search(store, statement, store.embed([statement])[0], None, filters):
         for x in (h, *h.also):
             for a, b, ts in passage_terms(x.chunk.text)[1]:
                 if other and coverage(other, ts, idf) > coverage(own, ts, idf):
@@ -148,7 +148,7 @@ def first_report(
 
 
 def _retrieve(
-    store: Store,
+    store: ArticleStore,
     question: str,
     qvec: np.ndarray,
     top_k: int | None,
@@ -169,7 +169,7 @@ def _retrieve(
     if len(parts) == 2:
         have = {h.chunk.id for h in hits}
         for part in parts:
-            pvec = store.embedder.embed([part])[0]
+            pvec = store.embed([part])[0]
             for h in search(store, part, pvec, PART_HITS, filters):
                 if h.chunk.id not in have:
                     have.add(h.chunk.id)
@@ -179,7 +179,12 @@ def _retrieve(
 
 
 def _balanced(
-    store: Store, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters, outlets: list[str]
+    store: ArticleStore,
+    question: str,
+    qvec: np.ndarray,
+    top_k: int | None,
+    filters: Filters,
+    outlets: list[str],
 ) -> list[Hit]:
     """Each outlet's best passages searched separately, then interleaved (the best of each
     outlet, then the second of each, ...): ``max(top_k, OUTLET_HITS * len(outlets))`` in all."""
@@ -214,7 +219,11 @@ def _unless_recap(sentence: str, e_terms: list[str], cov: float, idf) -> float:
 
 
 def search(
-    store: Store, question: str, qvec: np.ndarray, top_k: int | None = None, filters: Filters | None = None
+    store: ArticleStore,
+    question: str,
+    qvec: np.ndarray,
+    top_k: int | None = None,
+    filters: Filters | None = None,
 ) -> list[Hit]:
     """The ``top_k`` best chunks for ``question`` (embedded as ``qvec``), each with vector,
     keyword, fused and rerank scores.
@@ -225,8 +234,8 @@ def search(
     """
     cfg = store.cfg
     k = top_k or cfg.top_k
-    vec_hits = store.vectors.search(qvec, cfg.candidate_k, filters)
-    kw_hits = store.keywords.search(question, cfg.candidate_k, filters)
+    vec_hits = store.dense_search(qvec, cfg.candidate_k, filters)
+    kw_hits = store.keyword_search(question, cfg.candidate_k, filters)
 
     fused: dict[str, float] = {}
     for hits in (vec_hits, kw_hits):
@@ -236,7 +245,7 @@ def search(
     kws = dict(kw_hits)
     ranked = sorted(fused, key=lambda c: -fused[c])
     # The registry is the source of truth: a vector without a registered chunk is an orphan.
-    chunks = {c.id: c for c in store.registry.chunks(ranked[: k * 3])}
+    chunks = {c.id: c for c in store.chunks(ranked[: k * 3])}
     ranked = [c for c in ranked if c in chunks]
     meta = store.article_meta([chunks[c].article_id for c in ranked])
 
@@ -252,7 +261,7 @@ def search(
     pool = [hit(c) for c in ranked[: max(cfg.rerank_depth, k)]]
     missing = [h.chunk.id for h in pool if h.vector_score is None]
     if missing:
-        vecs = store.vectors.vectors(missing)
+        vecs = store.passage_vectors(missing)
         for h in pool:
             if h.chunk.id in vecs:
                 h.vector_score = float(vecs[h.chunk.id] @ qvec)
@@ -270,7 +279,7 @@ def _set_rank(h: Hit, rank: int) -> None:
         c.rank = rank
 
 
-def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
+def rerank(store: ArticleStore, question: str, hits: list[Hit]) -> list[Hit]:
     """Re-order fused candidates by how well they cover the question.
 
     RRF only sees ranks; this looks at the text: the IDF-weighted share of the question's
@@ -279,7 +288,7 @@ def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
     from 0.93 to 0.96 (docs/evaluation.md).
     """
     q_terms = list(dict.fromkeys(terms(question)))
-    idf = {t: store.keywords.idf(t) for t in q_terms}.__getitem__
+    idf = {t: store.idf(t) for t in q_terms}.__getitem__
 
     def score(h: Hit) -> float:
         whole, sents = passage_terms(h.chunk.text)
@@ -291,13 +300,13 @@ def rerank(store: Store, question: str, hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: -(h.rerank_score or 0.0))
 
 
-def _collapse_copies(store: Store, hits: list[Hit], k: int) -> list[Hit]:
+def _collapse_copies(store: ArticleStore, hits: list[Hit], k: int) -> list[Hit]:
     """Keep one passage per near-duplicate story passage, so copies of a syndicated story
     don't fill the top-k with the same text; the copies ride along in ``Hit.also``."""
     grouped = [h for h in hits if h.group_id]
     if len(grouped) < 2:
         return hits[:k]
-    vecs = store.vectors.vectors([h.chunk.id for h in grouped])
+    vecs = store.passage_vectors([h.chunk.id for h in grouped])
     kept: list[Hit] = []
     for h in hits:
         twin = None

@@ -13,17 +13,17 @@ from .base import ABSTAIN_TEXT, Answerer, cite
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..index.store import Store
+    from ..index.contracts import ArticleStore
     from .models import ChatModel
 
 
-def _extractive(store: Store, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
+def _extractive(store: ArticleStore, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
     from .extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer(store, cfg)
 
 
-def _generative(store: Store, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
+def _generative(store: ArticleStore, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
     from .generative import GenerativeAnswerer
 
     return GenerativeAnswerer(store, cfg, model)
@@ -31,14 +31,14 @@ def _generative(store: Store, cfg: Config, model: Callable[[], ChatModel]) -> An
 
 # Config.answerer -> factory(store, config, chat model getter). The generative ones differ
 # only in their chat model (models.CHAT_MODELS).
-ANSWERERS: dict[str, Callable[[Store, Config, Callable[[], ChatModel]], Answerer]] = {
+ANSWERERS: dict[str, Callable[[ArticleStore, Config, Callable[[], ChatModel]], Answerer]] = {
     "extractive": _extractive,
     "openai": _generative,
     "local": _generative,
 }
 
 
-def make_answerer(store: Store, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
+def make_answerer(store: ArticleStore, cfg: Config, model: Callable[[], ChatModel]) -> Answerer:
     """The answerer ``cfg.answerer`` names; ``model`` returns the chat model when one is needed."""
     try:
         factory = ANSWERERS[cfg.answerer]

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..index.store import Store
+from ..index.contracts import ArticleStore
 from ..periods import MONTH_NAMES, mentioned_dates
 from ..text import (
     answer_type,
@@ -165,11 +165,11 @@ class Evidence(Protocol):
 class OverlapEvidence:
     """The hand-tuned score: meaning, IDF-weighted term overlap, answer type, rank."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: ArticleStore):
         self.store = store
 
     def idf(self, term: str) -> float:
-        return self.store.keywords.idf(term)
+        return self.store.idf(term)
 
     def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
         cands = self._candidates(question, retrieved.candidates())
@@ -244,7 +244,7 @@ class OverlapEvidence:
         never says: the storm's toll "in Saltby", "Line 5", the bid "for Corvane"."""
         q_terms = list(dict.fromkeys(terms(question)))
         names = set(terms(" ".join(named_terms(question)))) & set(q_terms)
-        df = self.store.keywords.df
+        df = self.store.document_frequencies()
         names = {t for t in names if df.get(t, 0) > 0}  # names no article has: `unseen_share`
         if not names or not ranked:
             return 0.0
@@ -256,7 +256,7 @@ class OverlapEvidence:
                 picks.append(max(ranked, key=lambda s: coverage(p_terms, set(terms(s.text)), self.idf)))
         given: set[str] = set()
         for aid, hit in {s.hit.chunk.article_id: s.hit for s in picks}.items():
-            article = self.store.registry.article(aid)
+            article = self.store.article(aid)
             text = article.text if article else hit.chunk.text
             given |= passage_terms(text)[0] | set(terms(" ".join(_meta_words(hit))))
         total = sum(self.idf(t) for t in q_terms)
@@ -268,7 +268,7 @@ class OverlapEvidence:
         q_terms = list(dict.fromkeys(terms(question)))
         if not q_terms:
             return 0.0
-        df = self.store.keywords.df
+        df = self.store.document_frequencies()
         names = set(terms(" ".join(named_terms(question))))
         unseen = sum(self.idf(t) for t in q_terms if t in names and df.get(t, 0) == 0)
         return unseen / sum(self.idf(t) for t in q_terms)
@@ -290,7 +290,7 @@ class LearnedEvidence(OverlapEvidence):
     Ranking stays hand-tuned: on SQuAD (300 questions, 4 pages held out) re-ranking by the
     model lowered answer-contains 0.84 -> 0.72 and cost ~110 ms per answer for 8 sentences."""
 
-    def __init__(self, store: Store, model=None):
+    def __init__(self, store: ArticleStore, model=None):
         super().__init__(store)
         if model is None:
             from .reader import AnswerModel
@@ -329,7 +329,7 @@ class LearnedEvidence(OverlapEvidence):
         return float(1.0 / (1.0 + math.exp(-z)))
 
 
-def make_evidence(store: Store, cfg) -> OverlapEvidence:
+def make_evidence(store: ArticleStore, cfg) -> OverlapEvidence:
     """The evidence ``cfg.evidence`` names."""
     return LearnedEvidence(store) if cfg.evidence == "model" else OverlapEvidence(store)
 

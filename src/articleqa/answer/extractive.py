@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 from ..config import Config
-from ..index.store import Store
+from ..index.contracts import ArticleStore
 from ..outlets import named_outlets
 from ..text import answer_type, coverage, figure_units, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
@@ -37,10 +37,10 @@ CORROBORATION = 0.5
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, store: Store, cfg: Config, evidence: Evidence | None = None):
+    def __init__(self, store: ArticleStore, cfg: Config, evidence: Evidence | None = None):
         self.store, self.cfg = store, cfg
         self.evidence = evidence or make_evidence(store, cfg)
-        self.dated = DatedAnswers(self.evidence, store.outlets, cfg.threshold, store.keywords.idf, self.name)
+        self.dated = DatedAnswers(self.evidence, store.outlets, cfg.threshold, store.idf, self.name)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -89,7 +89,7 @@ class ExtractiveAnswerer:
         q_parts = question_parts(question)
         if len(q_parts) == 2:
             # Two questions in one: quote the best sentence for the part the first one misses.
-            idf = self.store.keywords.idf
+            idf = self.store.idf
             p_terms = [list(dict.fromkeys(terms(p))) for p in q_parts]
             first = set(terms(best.text))
             missed = min(p_terms, key=lambda t: coverage(t, first, idf))
@@ -140,7 +140,7 @@ class ExtractiveAnswerer:
         outlets: dict[str, tuple[str, list[Citation]]] = {
             _outlet_key(best.hit): (outlet_name(best.hit), [first])
         }
-        for h, (a, b) in corroborate(best, retrieved.candidates(), self.store.keywords.idf):
+        for h, (a, b) in corroborate(best, retrieved.candidates(), self.store.idf):
             key = _outlet_key(h)
             if key in outlets:
                 continue

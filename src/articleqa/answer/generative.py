@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from ..config import Config
-from ..index.store import Store
+from ..index.contracts import ArticleStore
 from ..resources import load_prompt, render
 from ..types import Answer, Hit, Retrieved, StreamEvent
 from . import citations
@@ -31,7 +31,7 @@ class GenerativeAnswerer:
 
     def __init__(
         self,
-        store: Store,
+        store: ArticleStore,
         cfg: Config,
         model: Callable[[], ChatModel],
         evidence: OverlapEvidence | None = None,
@@ -77,7 +77,7 @@ class GenerativeAnswerer:
     def finish(self, question: str, raw: str, shown: list[Hit], conf: float) -> Answer:
         """The validated `Answer` for a model's raw output (see `citations.validate`)."""
         checked = citations.validate(
-            raw, shown, embedder=self.store.sentence_embedder, idf=self.store.keywords.idf,
+            raw, shown, embedder=self.store.sentence_embedder, idf=self.store.idf,
             threshold=self.cfg.llm_support_threshold, question=question,
         )  # fmt: skip
         return Answer(question, checked.text, checked.abstained, checked.citations, shown, conf, self.name,

@@ -217,7 +217,7 @@ def _run_baseline(qa: Assistant, items: list[EvalItem], bar: Any) -> tuple[list[
     articles = [a for a in (qa.article(s["id"]) for s in qa.articles()) if a is not None]
     with tempfile.TemporaryDirectory(prefix="articleqa-baseline-", ignore_cleanup_errors=True) as tmp:
         t0 = time.perf_counter()
-        base = Baseline(articles, tmp, embedder=qa.store.embedder)  # the same loaded model
+        base = Baseline(articles, tmp, embedder=qa.store.embedding_model())  # the same loaded model
         build_s = time.perf_counter() - t0
         rows = []
         for it in _track(bar, items, "baseline"):

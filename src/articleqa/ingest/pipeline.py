@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..index.store import Store
+from ..index.contracts import ArticleStore
 from ..types import Article, Chunk, FeedState
 from .chunking import chunk_article
 from .feeds import FeedOptions
@@ -49,7 +49,7 @@ class IngestReport:
 
 
 def ingest(
-    store: Store,
+    store: ArticleStore,
     paths: list[str | Path],
     sync: bool = False,
     progress: Progress | None = None,
@@ -68,13 +68,12 @@ def ingest(
     a given folder whose file is gone are removed.
     """
     t0 = time.perf_counter()
-    reg = store.registry
     urls = [str(p) for p in paths if is_url(p)]
-    known_feeds = {f.url: f for f in reg.feed_states() if f.url in urls} if urls else {}
+    known_feeds = {f.url: f for f in store.feed_states() if f.url in urls} if urls else {}
     web = FeedOptions.from_config(
         store.cfg,
         states=known_feeds if conditional else {},
-        known=reg.feed_fingerprints,
+        known=store.feed_fingerprints,
         require_feed=require_feed,
     )
     read = read_paths(paths, store.cfg.max_file_mb, web)  # reading needs no lock: done before taking it
@@ -86,23 +85,24 @@ def ingest(
 
 
 def poll_feeds(
-    store: Store, urls: list[str], progress: Progress | None = None
+    store: ArticleStore, urls: list[str], progress: Progress | None = None
 ) -> list[tuple[str, IngestReport]]:
     """One poll of each feed (``articleqa watch``): a conditional GET, new entries added, edited
     ones replaced in place (their version counted), entries gone from the feed kept."""
     return [(u, ingest(store, [u], progress=progress, conditional=True, require_feed=True)) for u in urls]
 
 
-def _record_feeds(store: Store, read: ReadResult, known: dict[str, FeedState], report: IngestReport) -> None:
+def _record_feeds(
+    store: ArticleStore, read: ReadResult, known: dict[str, FeedState], report: IngestReport
+) -> None:
     """Remember each feed's poll (ETag, Last-Modified, time, status) and its entries as read;
     a known feed that failed this time keeps its ETag, with the error as its status (it is
     listed, and polled again: it may be down for a while). A URL that fails the first time
     it is given (an HTML page, a 404, malformed XML) is refused, not kept as a feed."""
-    reg = store.registry
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for fr in read.feeds:
         old = known.get(fr.url)
-        ids = [a.id for k in fr.skipped if (a := reg.article_by_key(k))]
+        ids = [a.id for k in fr.skipped if (a := store.article_by_key(k))]
         report.unchanged += [i for i in ids if i not in report.unchanged]
         if fr.not_modified:
             report.not_modified.append(fr.url)
@@ -110,19 +110,19 @@ def _record_feeds(store: Store, read: ReadResult, known: dict[str, FeedState], r
                           fr.last_modified or (old.last_modified if old else ""), now, fr.status)  # fmt: skip
         if fr.not_modified and old:
             state.etag, state.last_modified = old.etag, old.last_modified
-        reg.record_feed(state, {k: fp for k, fp in fr.fingerprints.items() if reg.article_by_key(k)})
+        store.record_feed(state, {k: fp for k, fp in fr.fingerprints.items() if store.article_by_key(k)})
         report.feeds.append(state)
     read_urls = {fr.url for fr in read.feeds}
     for e in read.errors:
         old = known.get(e.path)
         if old and e.path not in read_urls:
             state = FeedState(old.url, old.title, old.etag, old.last_modified, now, f"error: {e.reason}")
-            reg.record_feed(state)
+            store.record_feed(state)
             report.feeds.append(state)
 
 
 def _store_all(
-    store: Store,
+    store: ArticleStore,
     paths: list[str | Path],
     read: ReadResult,
     articles: list[Article] | None,
@@ -150,7 +150,7 @@ def _store_all(
     batch.flush()
     batch.link_duplicates()
     if moved:
-        store.registry.set_origins(moved)
+        store.set_origins(moved)
     if progress:
         progress(len(todo), len(todo), batch.n_chunks)
     if sync:
@@ -158,7 +158,7 @@ def _store_all(
         _remove_gone(store, paths, todo, failed, report)
     if report.added or report.updated or report.removed:
         store.regroup()
-        store.keywords.refresh()
+        store.sync_indexes()
     report.chunks = batch.n_chunks
     return report
 
@@ -173,7 +173,7 @@ def _identified(art: Article) -> Article:
 
 
 def _take(
-    store: Store,
+    store: ArticleStore,
     art: Article,
     ids_taken: set[str],
     batch: _Batch,
@@ -183,9 +183,8 @@ def _take(
     """Skip ``art`` if stored unchanged, else chunk it into the embedding batch. A new or
     changed article over ``max_article_chars`` is refused before any chunking or embedding,
     whatever it was read from (a stored version of it stays as it was)."""
-    reg = store.registry
-    old = reg.article_by_key(art.key)
-    art.id = old.id if old else reg.unique_id(art.id, art.key, ids_taken)
+    old = store.article_by_key(art.key)
+    art.id = old.id if old else store.unique_id(art.id, art.key, ids_taken)
     ids_taken.add(art.id)
     if old and old.content_hash == art.content_hash:
         report.unchanged.append(art.id)
@@ -195,7 +194,7 @@ def _take(
     if too_long := oversized(art, store.cfg.max_article_chars):
         report.errors.append(too_long + ("; the stored version is kept" if old else ""))
         return
-    chunks = chunk_article(art, store.embedder.count_tokens, store.cfg.chunk_size, store.cfg.chunk_overlap)
+    chunks = chunk_article(art, store.count_tokens, store.cfg.chunk_size, store.cfg.chunk_overlap)
     if not chunks:
         report.errors.append(f"{art.key}: no text to index")
         return
@@ -220,7 +219,7 @@ def oversized(art: Article, limit: int) -> str:
 class _Batch:
     """Articles waiting to be embedded together (batching across small articles) and stored."""
 
-    def __init__(self, store: Store, report: IngestReport):
+    def __init__(self, store: ArticleStore, report: IngestReport):
         self.store, self.report = store, report
         self.pending: list[tuple[Article, list[Chunk], bool]] = []
         self.n_chunks = 0
@@ -236,7 +235,7 @@ class _Batch:
             return
         store = self.store
         flat = [c for _, cs, _ in self.pending for c in cs]
-        vecs = store.embedder.embed([c.text for c in flat])
+        vecs = store.embed([c.text for c in flat])
         batch, i = [], 0
         for art, cs, existed in self.pending:
             batch.append((art, cs, vecs[i : i + len(cs)]))
@@ -262,14 +261,14 @@ class _Batch:
             n += n_chunks
             if n >= _EMBED_BACKLOG or i == len(self.stored) - 1:
                 vecs = store.chunk_vectors(part)
-                store.registry.set_duplicates(
+                store.set_duplicates(
                     store.find_duplicates([(a, vecs[a]) for a in part if a in vecs], known, texts)
                 )
                 part, n = [], 0
 
 
 def _remove_gone(
-    store: Store, paths: list[str | Path], todo: list[Article], failed: set[str], report: IngestReport
+    store: ArticleStore, paths: list[str | Path], todo: list[Article], failed: set[str], report: IngestReport
 ) -> None:
     """``--sync``: remove the stored articles that came from a given file, or a file under a
     given folder, and are no longer there: the file is gone, or it no longer holds them (a
@@ -278,7 +277,7 @@ def _remove_gone(
     live = {a.key for a in todo}
     read = {a.origin for a in todo if a.origin}
     given = [Path(p).resolve() for p in paths if not is_url(p)]
-    for aid, key, origin in store.registry.origins():
+    for aid, key, origin in store.origins():
         origin = origin or key.split("#", 1)[0]  # stored before origins: a file's key is its path
         if key in live or not Path(origin).is_absolute() or origin in failed:
             continue

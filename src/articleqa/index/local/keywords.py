@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..text import raw_words, term, terms
-from ..types import Filters
+from ...text import raw_words, term, terms
+from ...types import Filters
 from .registry import Registry
 
 K1, B = 1.5, 0.75
@@ -94,6 +94,8 @@ class KeywordIndex:
     @property
     def df(self) -> Mapping[str, int]:
         """term → number of chunks holding it (the evidence score looks for unseen names)."""
+        if self._state.generation < 0:  # as `idf`: search() keeps it fresh
+            self.refresh()
         return _DocFreq(self._state)
 
     def refresh(self) -> None:

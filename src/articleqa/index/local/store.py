@@ -1,4 +1,5 @@
-"""The store: registry (SQLite) + vectors (Chroma) + keywords (BM25) behind one object.
+"""The local backend's store: registry (SQLite) + vectors (Chroma) + keywords (BM25) behind
+one object implementing `contracts.ArticleStore`.
 
 Write order keeps a crash harmless: new vectors are upserted first (ids carry the content
 hash, so they never overwrite live ones), then the registry commits the article in one
@@ -15,30 +16,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 from filelock import FileLock
 
-from ..config import Config
-from ..types import Article, Chunk
-from . import dedup
-from .embeddings import CachedEmbedder, Embedder, make_embedder
+from ...config import Config
+from ...types import Article, Chunk, FeedState, Filters
+from .. import dedup
+from ..contracts import StoreUnavailable
+from ..embeddings import CachedEmbedder, Embedder, make_embedder
 from .keywords import KeywordIndex
 from .registry import Registry
 from .vectors import VectorIndex, date_int
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-
-class StoreUnavailable(RuntimeError):
-    """The vector store could not be read even after reopening it (what went wrong inside
-    Chroma is logged, not shown)."""
+__all__ = ["Store", "StoreUnavailable"]
 
 
 class Store:
+    """`contracts.ArticleStore` over SQLite + Chroma + BM25 (``Config.store = "local"``)."""
+
     def __init__(self, cfg: Config, embedder: Embedder | None = None):
         self.cfg = cfg
         self.registry = Registry(cfg.registry_path)
@@ -56,7 +59,7 @@ class Store:
             self.refresh()
             yield
 
-    def reading(self, what):
+    def reading(self, what: Callable[[], T]) -> T:
         """``what()`` against the current store: reopened first if another process wrote, and
         once more if Chroma still fails (a write that landed mid-read)."""
         self.refresh()
@@ -105,6 +108,86 @@ class Store:
     @cached_property
     def vectors(self) -> VectorIndex:
         return VectorIndex(self.cfg, self.embedder.name, self.embedder.dim)
+
+    # ---- the embedding model (contracts.Embedding) -----------------------------------
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.embedder.count_tokens(texts)
+
+    def embedding_model(self) -> Embedder:
+        return self.embedder
+
+    def warm_up(self) -> None:
+        """Load the model, catch the keyword index up and open Chroma with one search."""
+        vec = self.embedder.embed(["warm-up"])[0]
+        self.keywords.refresh()
+        self.vectors.search(vec, 1)
+
+    # ---- reads (contracts.PassageSearch, contracts.CorpusStats) -----------------------
+    def dense_search(
+        self, qvec: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        return self.vectors.search(qvec, k, filters)
+
+    def keyword_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self.keywords.search(query, k, filters)
+
+    def chunks(self, ids: list[str]) -> list[Chunk]:
+        return self.registry.chunks(ids)
+
+    def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        return self.vectors.vectors(chunk_ids)
+
+    def idf(self, term: str) -> float:
+        return self.keywords.idf(term)
+
+    def document_frequencies(self) -> Mapping[str, int]:
+        return self.keywords.df
+
+    @property
+    def generation(self) -> int:
+        return self.registry.generation
+
+    def article(self, article_id: str) -> Article | None:
+        return self.registry.article(article_id)
+
+    def article_stats(self) -> list[dict]:
+        return self.registry.article_stats()
+
+    def count(self) -> tuple[int, int]:
+        return self.registry.count()
+
+    # ---- what ingestion reads and writes besides articles (contracts.ArticleWriter) --------
+    def article_by_key(self, key: str) -> Article | None:
+        return self.registry.article_by_key(key)
+
+    def unique_id(self, wanted: str, key: str, taken: set[str] = frozenset()) -> str:
+        return self.registry.unique_id(wanted, key, taken)
+
+    def origins(self) -> list[tuple[str, str, str]]:
+        return self.registry.origins()
+
+    def set_origins(self, origins: dict[str, str]) -> None:
+        self.registry.set_origins(origins)
+
+    def feed_states(self) -> list[FeedState]:
+        return self.registry.feed_states()
+
+    def feed_fingerprints(self, feed_url: str) -> dict[str, str]:
+        return self.registry.feed_fingerprints(feed_url)
+
+    def record_feed(self, state: FeedState, fingerprints: dict[str, str] | None = None) -> None:
+        self.registry.record_feed(state, fingerprints)
+
+    def set_duplicates(self, edges: dict[str, list[tuple[str, float]]]) -> None:
+        self.registry.set_duplicates(edges)
+
+    def sync_indexes(self) -> None:
+        """Catch the keyword index up (saving it after a large change), so a new process's
+        first question loads it instead of tokenising every new chunk."""
+        self.keywords.refresh()
 
     def put_many(self, batch: list[tuple[Article, list[Chunk], np.ndarray]]) -> None:
         """Store (or replace) several embedded articles with one vector write and one

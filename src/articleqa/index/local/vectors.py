@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Config
-from ..types import Chunk, Filters
+from ...config import Config
+from ...types import Chunk, Filters
 
 
 class StoreMismatch(Exception):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..types import Article, Chunk, FeedState
+from ...types import Article, Chunk, FeedState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
