@@ -10,9 +10,9 @@ The rules every backend keeps:
 
 - **An article is one unit.** `ArticleWriter.put_many` stores (or replaces, by key) each
   article with its chunks and their vectors; readers never see half of a write, nor chunks
-  of a replaced version, through `chunks`, `article`, `article_meta` or either search. A
-  crash mid-write leaves the old version (or nothing) visible; leftovers are swept by
-  `reconcile`.
+  of a replaced version, through `chunks`, `article`, `article_meta` or a search resolved
+  through `chunks`. A crash mid-write leaves one whole version visible (the old one, or
+  none, or the new one); what it left behind is swept by `reconcile`.
 - **Filters are the backend's.** `dense_search` and `keyword_search` each honour `Filters`
   (sources, since/until on ``published_at``, article ids) themselves, before ranking.
 - **Ids may outlive their chunk.** A search may name a chunk id an interrupted write left
