@@ -129,7 +129,7 @@ def baseline_documents(articles):
 
 
 def read_corpus(corpus_dir: str):
-    from articleqa.ingest.readers import read_paths
+    from articleqa.ingest.sources import read_paths
 
     read = read_paths([corpus_dir])
     assert not read.errors, read.errors

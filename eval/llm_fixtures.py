@@ -448,7 +448,7 @@ def evidence_phrases(fx: dict) -> list[str]:
 def eval_items(fixtures: list[dict], corpus: str) -> list[dict]:
     """The fixtures of ``corpus`` as evaluation items (the format of
     `articleqa.evaluation.datasets.load_jsonl`, see the module docstring)."""
-    from articleqa.ingest.readers import read_paths
+    from articleqa.ingest.sources import read_paths
 
     articles = read_paths([corpus_path(corpus)]).articles
     items = []

@@ -21,7 +21,8 @@ from articleqa import Assistant, Config
 from articleqa.index.local import Store
 from articleqa.ingest import network
 from articleqa.ingest.network import FetchPolicy, FetchRefused, blocked_kind, numeric_host
-from articleqa.ingest.readers import Fetcher, ReadError, fetch_url
+from articleqa.ingest.readers import ReadError
+from articleqa.ingest.web import Fetcher, fetch_url
 
 SECRET = "The internal database password is hunter2-swordfish, kept on the admin host."
 PUBLIC = "The city council approved the new harbour bridge on Monday after a long debate about its cost."

@@ -268,7 +268,7 @@ def test_auc_counts_how_often_answerable_items_outscore_unanswerable_ones():
 def test_question_style_sets_quote_their_articles(dataset, corpus):
     """Every gold answer of the question-style sets appears in a listed article (after SQuAD
     normalisation), and every style mixes answerable and unanswerable questions."""
-    from articleqa.ingest.readers import read_paths
+    from articleqa.ingest.sources import read_paths
 
     root = Path(__file__).resolve().parents[1]
     texts = {a.id: a.text for a in read_paths([root / c for c in corpus]).articles}

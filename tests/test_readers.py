@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from articleqa.ingest.readers import ReadError, read_file, read_paths
+from articleqa.ingest.readers import ReadError, read_file
+from articleqa.ingest.sources import read_paths
 
 from .conftest import SAMPLES
 

@@ -1,7 +1,8 @@
 """Answering: retrieved passages → a cited `Answer` (or an abstention).
 
 Each answerer is one file implementing `base.Answerer`; `make_answerer` picks one by
-``Config.answerer``. A new answerer is a new file plus one line in ``ANSWERERS``.
+``Config.answerer``. A new answerer is a new file plus one line in ``ANSWERERS`` (and its
+name in ``config.ANSWERER_NAMES``, which validates ``Config.answerer``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def _generative(store: ArticleStore, cfg: Config, model: Callable[[], ChatModel]
 
 
 # Config.answerer -> factory(store, config, chat model getter). The generative ones differ
-# only in their chat model (models.CHAT_MODELS).
+# only in their chat model (models.CHAT_MODELS). The same names, in the same order, as
+# config.ANSWERER_NAMES (tests/test_architecture_cycles.py).
 ANSWERERS: dict[str, Callable[[ArticleStore, Config, Callable[[], ChatModel]], Answerer]] = {
     "extractive": _extractive,
     "openai": _generative,

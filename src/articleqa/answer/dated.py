@@ -16,6 +16,7 @@ from datetime import date
 
 from ..outlets import named_outlets
 from ..periods import asks_latest, mentioned_dates
+from ..retrieve import ANCHOR_RATIO
 from ..text import coverage, terms
 from ..types import Anchor, Answer, Hit, Retrieved, Sighting
 from .base import abstention, cite
@@ -31,8 +32,8 @@ TOPIC_RATIO = 0.75  # a report whose best passage reranks this close to the best
 TIMELINE_RATIO = 0.3
 TIMELINE_LINES = 6
 # A sentence covering an event's terms this close to the anchor sentence states the event
-# (retrieve.ANCHOR_RATIO): it is no answer to what came before or after it.
-STATES_EVENT = 0.8
+# (the ratio retrieve dates the event by): it is no answer to what came before or after it.
+STATES_EVENT = ANCHOR_RATIO
 
 # Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
 # ("the first delay" is asked about its first report too).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.embeddings import TOKENIZER_PATH
+from ..index.embeddings import TOKENIZER_PATH, onnx_session
 from ..resources import data
 
 MODEL_FILE = "answer-minilm-l6-int8.onnx"
@@ -37,16 +37,11 @@ class AnswerModel:
         self._lock = threading.Lock()
 
     def _load(self) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         if not self.path.is_file():
             raise FileNotFoundError(f"answer model not found at {self.path}")
-        opts = ort.SessionOptions()
-        opts.enable_cpu_mem_arena = False
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
-        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(self.path, self.threads)
         tok = Tokenizer.from_file(str(TOKENIZER_PATH))
         tok.enable_truncation(MAX_LEN)
         tok.no_padding()

@@ -22,6 +22,19 @@ TOKENIZER_PATH = Path(__file__).parent / "minilm" / "tokenizer.json"
 MAX_SEQ = 256  # all-MiniLM-L6-v2 was trained with 256 word-pieces
 
 
+def onnx_session(path: Path, threads: int = 0):
+    """An onnxruntime session on the CPU: the one way articleqa's ONNX models (the embedder, the
+    answer model) are loaded. ``threads``: intra-op threads, 0 = onnxruntime's own choice."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # The arena keeps peak buffers forever: ~1.7 GB RSS during ingestion with it on.
+    opts.enable_cpu_mem_arena = False
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
 class Embedder(Protocol):
     name: str
     dim: int
@@ -93,15 +106,7 @@ class MiniLMEmbedder:
     @property
     def session(self):
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            # The arena keeps peak buffers forever: ~1.7 GB RSS during ingestion with it on.
-            opts.enable_cpu_mem_arena = False
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-            path = self._model_path or self.default_model_path()
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(self._model_path or self.default_model_path(), self.threads)
         return self._session
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -16,9 +16,9 @@ from ..types import Article, Chunk
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
-def chunk_article(
-    article: Article, count_tokens: TokenCounter, max_tokens: int = 160, overlap: int = 1
-) -> list[Chunk]:
+def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int, overlap: int) -> list[Chunk]:
+    """``max_tokens`` and ``overlap`` have no default here: they are ``Config.chunk_size`` and
+    ``Config.chunk_overlap`` (the pipeline passes them), so the budget has one home."""
     text = article.text
     spans = _fit_spans(text, sentence_spans(text), count_tokens, max_tokens)
     if not spans:

@@ -25,17 +25,8 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from ..types import Article, FeedState
-from .readers import (
-    _HTML_TYPES,
-    Fetcher,
-    ReadError,
-    Response,
-    _first_line_title,
-    article_from_response,
-    content_hash,
-    fetch_url,
-    slugify,
-)
+from .readers import ReadError, content_hash, first_line_title, slugify
+from .web import HTML_TYPES, Fetcher, Response, fetch_url
 
 FEED_TYPES = {
     "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
@@ -88,34 +79,8 @@ def looks_like_feed(r: Response) -> bool:
     return r.ctype in FEED_TYPES or bool(_FEED_START.match(r.body[:4096]))
 
 
-def read_url(url: str, opts: FeedOptions) -> tuple[list[Article], list[str], FeedRead | None]:
-    """An http(s) URL: a feed's articles, or the one article of a page. Raises `ReadError`."""
-    state = opts.states.get(url)
-    r = opts.fetcher.get(url, headers=_conditional(state), what="feed" if opts.require_feed else "page")
-    if r.status == 304:
-        return [], [], FeedRead(url, title=state.title if state else "", not_modified=True,
-                                etag=state.etag if state else "", last_modified=state.last_modified if state else "")  # fmt: skip
-    if looks_like_feed(r):
-        fr = read_feed_response(url, r, opts)
-        return fr.articles, fr.warnings, fr
-    if opts.require_feed:
-        raise ReadError(url, _not_a_feed(r))
-    if r.ctype not in _HTML_TYPES and r.ctype != "text/plain":
-        raise ReadError(
-            url, f"unsupported content type '{r.ctype or '(none)'}'; expected an HTML page or a feed"
-        )
-    return [article_from_response(url, r)], [], None
-
-
-def read_feed(url: str, opts: FeedOptions) -> FeedRead:
-    """Poll one feed (conditionally, when an earlier poll left an ETag or Last-Modified)."""
-    opts.require_feed = True
-    _, _, fr = read_url(url, opts)
-    assert fr is not None
-    return fr
-
-
-def _conditional(state: FeedState | None) -> dict[str, str]:
+def conditional_headers(state: FeedState | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from what the last poll of a feed left."""
     h = {}
     if state and state.etag:
         h["If-None-Match"] = state.etag
@@ -124,8 +89,9 @@ def _conditional(state: FeedState | None) -> dict[str, str]:
     return h
 
 
-def _not_a_feed(r: Response) -> str:
-    if r.ctype in _HTML_TYPES or re.match(rb"\s*(<!doctype html|<html)", r.body[:512], re.I):
+def not_a_feed(r: Response) -> str:
+    """Why a fetched document that should be a feed isn't one (naming the page's own feed)."""
+    if r.ctype in HTML_TYPES or re.match(rb"\s*(<!doctype html|<html)", r.body[:512], re.I):
         alt = _alternate_feed(r.text(), r.url)
         hint = f"; the page names its feed: {alt}" if alt else "; give the URL of its RSS or Atom feed"
         return f"not a feed: the server sent an HTML page ({r.ctype or 'no content type'}){hint}"
@@ -224,7 +190,7 @@ def _entry_article(
     else:
         raise ReadError(feed_url, f"{label} has no link and no text")
     if art is None:
-        art = Article(id="", text=own, title=title or _first_line_title(own), url=link)
+        art = Article(id="", text=own, title=title or first_line_title(own), url=link)
     if art.origin or not link:  # read as well as it can be: not fetched again until the entry changes
         fr.fingerprints[key] = fp
     day = entry_date(e)

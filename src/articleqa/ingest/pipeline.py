@@ -12,7 +12,8 @@ from ..index.contracts import ArticleStore
 from ..types import Article, Chunk, FeedState
 from .chunking import chunk_article
 from .feeds import FeedOptions
-from .readers import ReadResult, content_hash, is_url, read_paths
+from .readers import content_hash, is_url
+from .sources import ReadResult, read_paths
 
 # How many chunks to embed in one go: amortises batching across small articles
 # without holding a large backlog in memory.

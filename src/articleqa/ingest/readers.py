@@ -1,7 +1,8 @@
 """Readers: files (.txt .md .html .jsonl) → `Article` objects, with specific errors.
 
 A reader never touches the store; bad input raises `ReadError` (the batch carries on)
-and recoverable oddities (invalid UTF-8) come back as warnings.
+and recoverable oddities (invalid UTF-8) come back as warnings. Pages and feeds are read
+by ingest/web.py and ingest/feeds.py; ingest/sources.py sends each path or URL to its reader.
 """
 
 from __future__ import annotations
@@ -10,15 +11,9 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..types import Article
-from .network import FetchPolicy, FetchRefused, GuardedTransport
-
-if TYPE_CHECKING:
-    from .feeds import FeedOptions, FeedRead
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 
@@ -29,25 +24,6 @@ class ReadError(Exception):
     def __init__(self, path: str, reason: str):
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = path, reason
-
-
-class _EntryError(ReadError):
-    """A feed entry that could not be read: its message is already whole."""
-
-    def __init__(self, message: str):
-        Exception.__init__(self, message)
-        self.path, self.reason = message.split(": ", 1)[0], message
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-@dataclass
-class ReadResult:
-    articles: list[Article] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    errors: list[ReadError] = field(default_factory=list)
-    feeds: list[FeedRead] = field(default_factory=list)  # each feed URL read (ingest/feeds.py)
 
 
 def slugify(text: str, max_len: int = 60) -> str:
@@ -81,37 +57,6 @@ def expand_paths(paths: list[str | Path], skipped: list[str] | None = None) -> I
                     skipped.append(f"{f}: skipped, {kind} can't be ingested (use .txt .md .html .jsonl)")
         else:
             yield p
-
-
-def read_paths(
-    paths: list[str | Path], max_file_mb: float = 20.0, web: FeedOptions | None = None
-) -> ReadResult:
-    """Read every path; collect articles, warnings and per-file errors. A URL is an article
-    page or a feed (RSS, Atom: one article per entry); ``web`` says how to fetch them."""
-    from .feeds import FeedOptions, read_url
-
-    out = ReadResult()
-    web = web or FeedOptions(Fetcher(max_mb=max_file_mb))
-    for url in (p for p in paths if is_url(p)):
-        try:
-            arts, warns, feed = read_url(str(url), web)
-        except ReadError as e:
-            out.errors.append(e)
-            continue
-        out.articles.extend(arts)
-        out.warnings.extend(warns)
-        if feed is not None:
-            out.errors.extend(_EntryError(m) for m in feed.errors)
-            out.feeds.append(feed)
-    for path in expand_paths(paths, skipped=out.warnings):
-        try:
-            arts, warns = read_file(path, max_file_mb)
-        except ReadError as e:
-            out.errors.append(e)
-            continue
-        out.articles.extend(arts)
-        out.warnings.extend(warns)
-    return out
 
 
 def _decode(path: Path, data: bytes, warnings: list[str]) -> str:
@@ -158,15 +103,15 @@ def read_file(path: Path, max_file_mb: float = 20.0) -> tuple[list[Article], lis
     if suffix in {".html", ".htm"}:
         art = parse_html(text, key=key, fallback_id=slugify(path.stem))
     elif suffix in {".md", ".markdown"}:
-        art = _plain_article(text, key, slugify(path.stem), markdown=True)
+        art = plain_article(text, key, slugify(path.stem), markdown=True)
     else:
-        art = _plain_article(text, key, slugify(path.stem))
+        art = plain_article(text, key, slugify(path.stem))
     art.content_hash = content_hash(art)
     art.origin = key
     return [art], warnings
 
 
-def _first_line_title(text: str, markdown: bool = False) -> str:
+def first_line_title(text: str, markdown: bool = False) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if markdown:
         for ln in lines:
@@ -224,14 +169,14 @@ def dateline(text: str) -> tuple[str, str]:
     return day, (m["credit"] or "").strip()
 
 
-def _plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Article:
+def plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Article:
     # Markdown puts its headings above the dateline and may set it in bold ("**PORT ELEN**,").
     head = re.sub(
         r"(\*\*|__)", "", "\n".join(ln for ln in text.split("\n") if not ln.lstrip().startswith("#"))
     )
     day, credit = dateline(head if markdown else text)
     return Article(
-        id=id_, text=text, title=_first_line_title(text, markdown), source=_credit_line(text) or credit,
+        id=id_, text=text, title=first_line_title(text, markdown), source=_credit_line(text) or credit,
         key=key, published_at=day,
     )  # fmt: skip
 
@@ -252,7 +197,7 @@ def parse_html(html: str, key: str, fallback_id: str, url: str = "") -> Article:
     return Article(
         id=fallback_id,
         text=text,
-        title=meta("title") or _first_line_title(text),
+        title=meta("title") or first_line_title(text),
         source=meta("sitename") or meta("hostname"),
         url=url or meta("url"),
         author=meta("author"),
@@ -301,7 +246,7 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
         art = Article(
             id=slugify(given_id or fields.get("title", "") or f"{path.stem}-{_digest(body)[:8]}", 80),
             text=body,
-            title=fields.get("title") or _first_line_title(body),
+            title=fields.get("title") or first_line_title(body),
             source=fields.get("source", ""),
             url=fields.get("url", ""),
             author=fields.get("author", ""),
@@ -313,127 +258,3 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[Article]:
     if not arts:
         raise ReadError(str(path), "no valid JSON lines with a 'text' field")
     return arts
-
-
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
-_USER_AGENT = "articleqa/0.1 (+article ingestion)"
-
-
-@dataclass
-class Response:
-    """A fetched document: what `Fetcher.get` returns (304s included)."""
-
-    url: str  # after redirects
-    status: int
-    ctype: str  # media type, lower case, no parameters
-    body: bytes
-    encoding: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def text(self) -> str:
-        return self.body.decode(self.encoding or "utf-8", errors="replace")
-
-
-@dataclass
-class Fetcher:
-    """HTTP GET with a timeout (each read, and the whole download), a size cap, a delay
-    between two requests to the same host (``host_delay`` seconds), and the address policy
-    (`FetchPolicy`: no internal address, every redirect checked; ingest/network.py)."""
-
-    max_mb: float = 20.0
-    timeout: float = 20.0
-    host_delay: float = 0.0
-    policy: FetchPolicy = field(default_factory=FetchPolicy)
-    _last: dict[str, float] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_config(cls, cfg) -> Fetcher:
-        return cls(
-            max_mb=cfg.max_file_mb, timeout=cfg.fetch_timeout, host_delay=cfg.fetch_host_delay,
-            policy=FetchPolicy.from_config(cfg),
-        )  # fmt: skip
-
-    def _wait_for_host(self, host: str) -> None:
-        """Sleep until ``host_delay`` has passed since the last request to ``host`` ended."""
-        import time
-
-        if self.host_delay > 0 and host in self._last:
-            pause = self._last[host] + self.host_delay - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-
-    def get(self, url: str, headers: dict[str, str] | None = None, what: str = "page") -> Response:
-        """GET ``url``; raises `ReadError` for HTTP errors (>= 400), timeouts, redirect loops,
-        a body over the size cap and connection failures. A 304 comes back with no body."""
-        import time
-
-        import httpx
-
-        cap = int(self.max_mb * 1024 * 1024)
-        too_big = f"{what} is over the {self.max_mb:g} MB limit (max_file_mb)"
-        from urllib.parse import urlsplit
-
-        host = urlsplit(url).netloc.lower()
-        self._wait_for_host(host)
-        deadline = time.monotonic() + 3 * self.timeout  # a server trickling bytes can't hold us forever
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=10,
-                              transport=GuardedTransport(self.policy)) as client, \
-                    client.stream("GET", url, headers={"User-Agent": _USER_AGENT, **(headers or {})}) as r:  # fmt: skip
-                if r.status_code >= 400:
-                    raise ReadError(url, f"HTTP {r.status_code} {r.reason_phrase}")
-                ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
-                if int(r.headers.get("content-length") or 0) > cap:
-                    raise ReadError(url, too_big)
-                body = bytearray()
-                if r.status_code != 304:
-                    for part in r.iter_bytes():
-                        body += part
-                        if len(body) > cap:
-                            raise ReadError(url, too_big)
-                        if time.monotonic() > deadline:
-                            raise ReadError(
-                                url, f"timed out: the {what} took over {3 * self.timeout:g}s to download"
-                            )
-                return Response(
-                    str(r.url), r.status_code, ctype, bytes(body), r.encoding or "utf-8", dict(r.headers)
-                )
-        except FetchRefused as e:  # before connecting: to the URL itself or to a redirect
-            via = "" if e.url == url else f"redirected to {e.url}: "
-            raise ReadError(url, f"{via}{e}") from e
-        except httpx.InvalidURL as e:
-            raise ReadError(url, f"not a valid URL ({e})") from e
-        except httpx.TooManyRedirects as e:
-            raise ReadError(url, "redirect loop: more than 10 redirects") from e
-        except httpx.TimeoutException as e:
-            raise ReadError(url, f"timed out after {self.timeout:g}s") from e
-        except httpx.HTTPError as e:
-            raise ReadError(url, f"cannot fetch: {e}") from e
-        finally:
-            self._last[host] = time.monotonic()
-
-
-def fetch_url(
-    url: str, max_file_mb: float = 20.0, timeout: float = 20.0, fetcher: Fetcher | None = None
-) -> Article:
-    """Fetch an article page with httpx (timeouts, size cap, content-type check) and extract it."""
-    r = (fetcher or Fetcher(max_mb=max_file_mb, timeout=timeout)).get(url)
-    if r.ctype not in _HTML_TYPES and r.ctype != "text/plain":
-        raise ReadError(url, f"unsupported content type '{r.ctype or '(none)'}'; expected an HTML page")
-    return article_from_response(url, r)
-
-
-def article_from_response(url: str, r: Response) -> Article:
-    """The article of a fetched HTML (or plain text) page."""
-    text = r.text()
-    if not text.strip():
-        raise ReadError(url, "page is empty")
-    slug = slugify(url.split("://", 1)[1].rstrip("/").rsplit("/", 1)[-1] or url.split("://", 1)[1])
-    if r.ctype == "text/plain":
-        art = _plain_article(text.replace("\r\n", "\n"), url, slug)
-        art.url = url
-    else:
-        art = parse_html(text, key=url, fallback_id=slug, url=url)
-    art.content_hash = content_hash(art)
-    art.origin = url
-    return art

@@ -295,9 +295,6 @@ class Registry:
         )
         return [FeedState(*r) for r in rows]
 
-    def feed_state(self, url: str) -> FeedState | None:
-        return next((f for f in self.feed_states() if f.url == url), None)
-
     def feed_fingerprints(self, feed_url: str) -> dict[str, str]:
         """Entry key → fingerprint as last read, for the entries whose article is still stored."""
         rows = self._query(
