@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import Stemmer  # PyStemmer: English Snowball stemming for BM25 and answer scoring
 
+from .periods import MONTH_PATTERN
+
 # Closing punctuation may follow the full stop: ." .” .’ .) and so on.
 _SENT_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
 _NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'“‘(\[]?[A-Z0-9À-Ý]")
@@ -127,7 +129,7 @@ def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
 
 # ----- what kind of answer a question asks for --------------------------------------------
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTHS = MONTH_PATTERN
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\b|(?:1[5-9]|20)\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|century|decade|year|ago\b)",

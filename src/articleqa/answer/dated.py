@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
 
 from ..outlets import named_outlets
-from ..periods import asks_latest, mentioned_dates
+from ..periods import asks_latest, asks_latest_on_story, day, mentioned_dates
 from ..text import coverage, terms
 from ..types import Anchor, Answer, Hit, Retrieved, Sighting
 from .base import abstention, cite
@@ -39,8 +38,6 @@ STATES_EVENT = 0.8
 _EARLIEST = re.compile(
     r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I
 )
-_ON_STORY = re.compile(r"^\s*(?:what'?s|what is|what are|any|give me|tell me)\s+(?:the\s+)?(?:latest|newest|most recent)"
-                       r"(?:\s+(?:news|update|updates|developments?|reports?))?\s+(?:on|about|with|in|from)\b", re.I)  # fmt: skip
 _TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
                        r"|(?:developments|chronology) (?:of|in)|(?:trace|track|follow) .+ (?:through|across|over))\b", re.I)  # fmt: skip
 # The words that ask for a timeline, not about the story: "Give me a timeline of Kessel's
@@ -71,14 +68,6 @@ def judged_for_form(judged: str) -> str:
     return re.sub(r"\s+([?.!,])", r"\1", _TIMELINE_WORDS.sub(" ", judged)).strip() or judged
 
 
-def day(iso: str) -> str:
-    """``2026-05-23`` as "23 May 2026" (a partial date as given)."""
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%-d %B %Y")
-    except ValueError:
-        return iso
-
-
 def quote(sentence: str) -> str:
     """An article's sentence as a quotation: the reader sees whose words they are."""
     if sentence[:1] in "“\"‘'":  # already a quotation in the article
@@ -102,7 +91,7 @@ def weekdays_note(s: Scored) -> str:
              if s.text[a:b].isalpha() and d.isoformat() != own]  # fmt: skip
     if not found:
         return ""
-    return " (" + "; ".join(f"{w}: {d.strftime('%-d %B %Y')}" for w, d in dict(found).items()) + ")"
+    return " (" + "; ".join(f"{w}: {day(d)}" for w, d in dict(found).items()) + ")"
 
 
 class DatedAnswers:
@@ -149,7 +138,8 @@ class DatedAnswers:
         """ "What is the latest on ...": of the reports that answer about as well as the best
         (`reports`), the newest's, "As of <date>", with what the oldest of them said before."""
         # "What's the latest on the strike?" names a story, not a fact: any report on it answers.
-        close = reports(scored, retrieved, 0.0 if _ON_STORY.match(question) else LATEST_RATIO) or scored[:1]
+        ratio = 0.0 if asks_latest_on_story(question) else LATEST_RATIO
+        close = reports(scored, retrieved, ratio) or scored[:1]
         newest = max(close, key=lambda s: (s.hit.published_at, s.score))
         older = [s for s in close if s.hit.published_at and s.hit.published_at < newest.hit.published_at
                  and s.hit.chunk.article_id != newest.hit.chunk.article_id]  # fmt: skip

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from ..index.store import Store
-from ..periods import MONTH_NAMES, mentioned_dates
+from ..periods import MONTH_NAMES, MONTH_PATTERN, mentioned_dates
 from ..text import (
     answer_type,
     coverage,
@@ -354,9 +354,7 @@ _MONTH_TERMS = frozenset(terms(" ".join(MONTH_NAMES)))
 
 
 _COUNT = re.compile(r"(?<![\w.,])(\d[\d,.]*\d|\d)\s+([^\W\d_]+)")
-_DATED = re.compile(
-    rf"\b(?:{'|'.join(MONTH_NAMES)})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{'|'.join(MONTH_NAMES)})\b", re.I
-)
+_DATED = re.compile(rf"\b(?:{MONTH_PATTERN})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{MONTH_PATTERN})\b", re.I)
 
 
 def _counted(text: str) -> dict[str, set[str]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..periods import MONTH_NUMBERS
 from ..types import Article
 from .network import FetchPolicy, FetchRefused, GuardedTransport
 
@@ -191,12 +192,7 @@ def _credit_line(text: str) -> str:
     return ""
 
 
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
+_MONTHS = MONTH_NUMBERS  # "jan" ... "dec" (and the full names): periods is the months' home
 # "TOKYO, Dec 5 (Reuters) -", "HANOI, December 5, 2024 (VNA) –", "WASHINGTON (AP) —" has no date.
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.'’ -]{1,30})?,\s+"
