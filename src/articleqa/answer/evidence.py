@@ -31,6 +31,7 @@ from ..index.store import Store
 from ..periods import MONTH_NAMES, MONTH_PATTERN, mentioned_dates
 from ..text import (
     answer_type,
+    counts,
     coverage,
     has_answer_type,
     named_terms,
@@ -353,7 +354,6 @@ _ATTRIBUTION = frozenset(
 _MONTH_TERMS = frozenset(terms(" ".join(MONTH_NAMES)))
 
 
-_COUNT = re.compile(r"(?<![\w.,])(\d[\d,.]*\d|\d)\s+([^\W\d_]+)")
 _DATED = re.compile(rf"\b(?:{MONTH_PATTERN})\.?\s+(\d{{1,2}})\b|\b(\d{{1,2}})\s+(?:{MONTH_PATTERN})\b", re.I)
 
 
@@ -361,10 +361,10 @@ def _counted(text: str) -> dict[str, set[str]]:
     """What each counted thing is counted as: "12 stations" -> {"station": {"12"}} (a number
     directly followed by a word: not "71, killed", not "2 February", not "140 km")."""
     out: dict[str, set[str]] = {}
-    for m in _COUNT.finditer(text):
-        t = term(m.group(2))
+    for number, word in counts(text):
+        t = term(word)
         if t and len(t) >= 3 and t not in _MONTH_TERMS:
-            out.setdefault(t, set()).add(m.group(1))
+            out.setdefault(t, set()).add(number)
     return out
 
 

@@ -11,13 +11,12 @@ Ledger and the Wire differ ..."), it quotes each one's best sentence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from ..config import Config
 from ..index.store import Store
 from ..outlets import named_outlets
-from ..text import answer_type, coverage, figure_units, passage_terms, question_parts, terms
+from ..text import answer_type, coverage, figure_units, numbers, passage_terms, question_parts, terms
 from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
 from .dated import DatedAnswers, judged_for_form, outlet_name, quote, weekdays_note
@@ -185,9 +184,7 @@ def _outlet_key(h: Hit) -> str:
 
 def _figures(text: str) -> set[str]:
     """Numbers and ordinals: where two tellings of one fact can disagree."""
-    return set(
-        re.findall(r"\b(?:\d[\d,.]*|first|second|third|fourth|fifth|sixth|largest|top)\b", text.lower())
-    )
+    return {m.group(0) for m in numbers(text.lower(), ranks=True)}
 
 
 def corroborate(best: Scored, pool: list[Hit], idf) -> list[tuple[Hit, tuple[int, int]]]:
