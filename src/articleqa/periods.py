@@ -15,10 +15,13 @@ from datetime import date, timedelta
 
 from .types import Relation
 
+# Month names live here (text.py, answer/evidence.py and ingest/readers.py take them from here).
 MONTH_NAMES = [m.lower() for m in calendar.month_name if m]  # "january" ... "december"
-_MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, 1)}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-_M = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+MONTH_PATTERN = "|".join(MONTH_NAMES)  # "january|february|...|december", for regular expressions
+# Each month's number by its lower-case name or three-letter abbreviation ("may", "dec").
+MONTH_NUMBERS = {m: i for i, m in enumerate(MONTH_NAMES, 1)}
+MONTH_NUMBERS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_M = r"(?P<month>" + "|".join(sorted(MONTH_NUMBERS, key=len, reverse=True)) + r")\.?"
 _DAY_MONTH = rf"(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_M}|{_M.replace('month', 'month2')}\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?)"
 _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d\d))?"
 _PATTERNS = [
@@ -58,7 +61,7 @@ def period(question: str, newest: str) -> tuple[str, str] | None:
             return (ref - timedelta(days=_SPAN[g["unit"].lower()] - 1)).isoformat(), ref.isoformat()
         if kind == "year":
             return f"{g['year']}-01-01", f"{g['year']}-12-31"
-        month = _MONTHS[(g.get("month") or g.get("month2")).lower().rstrip(".")]
+        month = MONTH_NUMBERS[(g.get("month") or g.get("month2")).lower().rstrip(".")]
         year = int(g["year"]) if "year" in g else _year_of(month, ref)
         if year is None:
             return None
@@ -94,18 +97,26 @@ def period_note(question: str, span: tuple[str, str], newest: str) -> str:
     if whole_month:
         read = since.strftime("%B %Y")
     elif since and until:
-        read = f"{_day(since)} to {_day(until)}"
+        read = f"{day(since)} to {day(until)}"
     elif since:
-        read = f"from {_day(since)}"
+        read = f"from {day(since)}"
     else:
-        read = f"up to {_day(until)}" if until else ""
+        read = f"up to {day(until)}" if until else ""
     ref = _iso(newest)
-    tail = f", counted back from the newest article, of {_day(ref)}" if ref else ""
+    tail = f", counted back from the newest article, of {day(ref)}" if ref else ""
     return f"“{phrase}” read as {read}{tail}" if read else ""
 
 
-def _day(d: date) -> str:
-    return d.strftime("%-d %B %Y")
+def day(when: date | str, short: bool = False) -> str:
+    """A date as "23 May 2026" (``short``: "2 Feb 2026"): the one way dates are written in
+    answers, notes and the UI. An ISO string is read by its first ten characters; one that
+    is no full date ("2026-05") is returned as given."""
+    if isinstance(when, str):
+        try:
+            when = date.fromisoformat(when[:10])
+        except ValueError:
+            return when
+    return when.strftime("%-d %b %Y" if short else "%-d %B %Y")
 
 
 def without_period(question: str) -> str:
@@ -147,14 +158,25 @@ _REL_WORD = {"since": "after", "following": "after", "until": "before", "till": 
              "by the time": "before"}  # fmt: skip
 
 
+# "Latest" is detected here only: the words that ask for the newest report, and the questions
+# that ask for nothing else ("What's the latest on the strike?").
+_NEWEST = r"latest|newest|most recent"
 _LATEST = re.compile(
-    r"\b(?:latest|most recent(?:ly)?|newest|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I
+    rf"\b(?:{_NEWEST}|most recently|current(?:ly)?|now|so far|to date|as of now|still)\b", re.I
 )
+_ON_STORY = re.compile(rf"^\s*(?:what'?s|what is|what are|any|give me|tell me)\s+(?:the\s+)?(?:{_NEWEST})"
+                       r"(?:\s+(?:news|update|updates|developments?|reports?))?\s+(?:on|about|with|in|from)\b", re.I)  # fmt: skip
 
 
 def asks_latest(question: str) -> bool:
     """Does the question ask for the current state of a developing story?"""
     return bool(_LATEST.search(question))
+
+
+def asks_latest_on_story(question: str) -> bool:
+    """Does the question ask only for the latest on a story ("What's the latest on the Saltby
+    strike?", "Any newest reports on ..."), not for one fact's current value?"""
+    return bool(_ON_STORY.match(question))
 
 
 def relation(question: str) -> Relation | None:
@@ -205,7 +227,7 @@ def mentioned_dates(text: str, published: str) -> list[tuple[int, int, date]]:
     out = []
     for m in _MENTION.finditer(text):
         g = {k: v for k, v in m.groupdict().items() if v}
-        month = _MONTHS[(g.get("month") or g.get("month2")).lower().rstrip(".")]
+        month = MONTH_NUMBERS[(g.get("month") or g.get("month2")).lower().rstrip(".")]
         dd = int(g.get("day") or g.get("day2"))
         near = [d for y in (ref.year - 1, ref.year, ref.year + 1) if (d := _safe_date(y, month, dd))]
         best = min(near, key=lambda d: abs((d - ref).days), default=None)

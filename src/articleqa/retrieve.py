@@ -19,14 +19,18 @@ from .text import coverage, passage_terms, question_parts, terms
 from .types import Anchor, Filters, Hit, Relation, Retrieved, Sighting
 
 # Two passages of copies of one story are "the same passage" above this cosine
-# (see index/dedup.py for the measurements behind the story-level thresholds).
+# (see index/dedup.py for the measurements behind the story-level thresholds; this value
+# itself is not measured: set by hand in 03276e6).
 SAME_PASSAGE_COS = 0.75
-PART_HITS = 2  # passages retrieved for each part of a two-part question
+# Passages retrieved for each part of a two-part question. Not measured: set by hand in ed547d5.
+PART_HITS = 2
+# OUTLET_HITS, not measured: set by hand in 3308e77.
 OUTLET_HITS = 2  # at least this many passages for each outlet a question names
 # An event's sentences: those covering its terms this close to the best one; the first report
 # among them dates the event (recaps in later reports say it again).
 ANCHOR_RATIO = 0.8
 ANCHOR_MIN = 0.5  # least coverage of the event's terms for a sentence to state it
+# (ANCHOR_MIN: not measured, set by hand in c55cb40.)
 
 
 def retrieve(
@@ -205,7 +209,9 @@ def _balanced(
 
 
 _RECAP = re.compile(r"\b(?:after|since|following)\b", re.I)
-RECAP_WEIGHT = 0.5  # "..., two weeks after the board rejected its first approach" retells an older event
+# "..., two weeks after the board rejected its first approach" retells an older event: its
+# coverage is cut to this share (or its head's, if more). Not measured: set by hand in c55cb40.
+RECAP_WEIGHT = 0.5
 
 
 def _unless_recap(sentence: str, e_terms: list[str], cov: float, idf) -> float:

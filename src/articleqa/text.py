@@ -7,9 +7,11 @@ quoted can always be traced back to ``article.text[start:end]``.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import Stemmer  # PyStemmer: English Snowball stemming for BM25 and answer scoring
+
+from .periods import MONTH_PATTERN
 
 # Closing punctuation may follow the full stop: ." .” .’ .) and so on.
 _SENT_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
@@ -127,15 +129,10 @@ def coverage(q_terms: list[str], text_terms: set[str], idf) -> float:
 
 # ----- what kind of answer a question asks for --------------------------------------------
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTHS = MONTH_PATTERN
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\b|(?:1[5-9]|20)\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|century|decade|year|ago\b)",
-    re.I,
-)
-_NUMBER = re.compile(
-    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b|%",
     re.I,
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]+")
@@ -189,7 +186,8 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
         return any(m.group(0).lower() not in qwords for m in _DATE.finditer(sentence))
     if kind == "number":
         return any(
-            m.group(0).lower() not in qwords and not _in_date(sentence, m) for m in _NUMBER.finditer(sentence)
+            m.group(0).lower() not in qwords
+            for m in numbers(sentence, spelled=True, percent=True, dates=False)
         )
     # person / place: a capitalised word that is not the sentence's first word and not
     # something the question already mentions; for places, one after in/at/from/near.
@@ -216,13 +214,58 @@ def _in_date(sentence: str, m: re.Match) -> bool:
     )
 
 
+# ----- numbers: the one home of number detection -------------------------------------------
+# A figure as written: "12", "60,000", "2.1" (a trailing "." or "," stays only before a word
+# character, so "in 2019." gives "2019").
+_FIGURE = r"\d[\d,.]*"
+# Spelled-out numbers, in any case ("Two", "a dozen"); and ranks, in lower case (lower-case the
+# text to find "First"): where two tellings of one fact can disagree.
+_SPELLED = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    "twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half"
+)
+_RANKS = "first|second|third|fourth|fifth|sixth|largest|top"
+_COUNTED_WORD = re.compile(r"\s+([^\W\d_]+)")
+
+
+def numbers(
+    text: str, *, spelled: bool = False, ranks: bool = False, percent: bool = False, dates: bool = True
+) -> list[re.Match]:
+    """The numbers ``text`` states, as matches in order: figures ("60,000", "2.1"); with
+    ``spelled`` also number words ("Two", "dozen"), with ``ranks`` also ranks ("first",
+    "largest": lower case only), with ``percent`` each "%"; without ``dates``, no figure that
+    is a day of a month or a year ("July 1", "23 May", "in 2019": `_in_date`).
+
+    Its callers: `has_answer_type` (spelled, percent, no dates), `figure_units` (figures, no
+    dates), `extractive` (what two outlets' tellings state: figures and ranks) and `counts`."""
+    rx = _number_pattern(spelled, ranks, percent)
+    return [m for m in rx.finditer(text) if dates or not _in_date(text, m)]
+
+
+@cache
+def _number_pattern(spelled: bool, ranks: bool, percent: bool) -> re.Pattern:
+    alts = [_FIGURE] + ([f"(?i:{_SPELLED})"] if spelled else []) + ([_RANKS] if ranks else [])
+    return re.compile(rf"\b(?:{'|'.join(alts)})\b" + ("|%" if percent else ""))
+
+
+def counts(text: str) -> list[tuple[str, str]]:
+    """(figure, word) for each figure directly followed by a word: "12 stations" -> ("12",
+    "stations"); not "71, killed", not "in 2019. Then", not "140km", nor a figure right
+    after "." or "," ("v.2 beta")."""
+    out = []
+    for m in numbers(text):
+        word = _COUNTED_WORD.match(text, m.end())
+        if word and text[m.start() - 1 : m.start()] not in (".", ","):
+            out.append((m.group(0), word.group(1)))
+    return out
+
+
 def figure_units(sentence: str) -> set[str]:
     """The terms in the three words after each figure that is no date ("60,000 riders a day"
     -> {"rider", "day"}; "2.1 billion crowns" -> {"billion", "crown"}): what it counts."""
     out: set[str] = set()
-    for m in re.finditer(r"\b\d[\d,.]*\b", sentence):
-        if not _in_date(sentence, m):
-            out.update(terms(" ".join(sentence[m.end() :].split()[:3])))
+    for m in numbers(sentence, dates=False):
+        out.update(terms(" ".join(sentence[m.end() :].split()[:3])))
     return out
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..periods import MONTH_NUMBERS
 from ..types import Article
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
@@ -136,12 +137,7 @@ def _credit_line(text: str) -> str:
     return ""
 
 
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
+_MONTHS = MONTH_NUMBERS  # "jan" ... "dec" (and the full names): periods is the months' home
 # "TOKYO, Dec 5 (Reuters) -", "HANOI, December 5, 2024 (VNA) –", "WASHINGTON (AP) —" has no date.
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.'’ -]{1,30})?,\s+"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
-from ..answer.dated import day
+from ..periods import day
 from ..types import CITATION_MARKER, Article, FeedState
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
@@ -216,10 +215,7 @@ def timeline_html(text: str, turn: int, citations: list[dict]) -> str:
 
 def short_day(iso: str) -> str:
     """``2026-02-02`` as "2 Feb 2026"; a partial or odd date as given."""
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%-d %b %Y")
-    except ValueError:
-        return iso
+    return day(iso, short=True)
 
 
 def _without_heading(piece: str, c: dict) -> str:
