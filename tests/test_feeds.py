@@ -244,9 +244,7 @@ def test_atom_entries_without_link_or_date(qa, site):
     rice, flood = rows["feed:urn:dw:1"], rows["feed:urn:dw:2"]
     assert rice.published_at == "2024-11-30" and rice.url == "" and rice.source == "Delta Wire"
     assert "nine percent" in qa.article(rice.id).text
-    assert (
-        flood.url == site.url("/flood.html") and flood.published_at == "2024-11-29"
-    )  # the page's date
+    assert flood.url == site.url("/flood.html") and flood.published_at == "2024-11-29"  # the page's date
     assert any(
         "entry 1 ('Rice harvest') has no link; used the entry's own text" in w for w in report.warnings
     )

@@ -58,9 +58,7 @@ def test_a_huge_jsonl_line_is_refused_and_the_rest_goes_in(fresh_qa, tmp_path):
     after = qa.article("kept")  # untouched: same text, same version, its chunks still there
     assert after.text == before.text and after.content_hash == before.content_hash
     assert [a.version for a in qa.articles() if a.id == "kept"] == [1]
-    assert qa.stats().passages == chunks_before + sum(
-        a.chunks for a in qa.articles() if a.id == "small"
-    )
+    assert qa.stats().passages == chunks_before + sum(a.chunks for a in qa.articles() if a.id == "small")
 
 
 def test_the_limit_holds_for_articles_handed_in_and_files(fresh_qa, tmp_path):

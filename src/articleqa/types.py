@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 class JSONForm:
     """The one JSON form of a boundary type (schema.py lists them) whose JSON keys are its
-    dataclass fields: ``to_dict()`` (what ``ask --json``, ``list --json``, the UI, the evaluation
-    and an HTTP API write), ``from_dict()`` (its inverse) and ``json_schema()``. A type whose form differs from its
-    fields (`Hit`, `Answer`) overrides the three, its form declared by a `TypedDict`."""
+    dataclass fields: ``to_dict()`` (what ``ask --json``, ``list --json``, the UI, the
+    evaluation and an HTTP API write), ``from_dict()`` (its inverse) and ``json_schema()``.
+    A type whose form differs from its fields (`Hit`, `Answer`) overrides the three, its form
+    declared by a `TypedDict`."""
 
     # Every key is always written, so the schema of what is written requires them all.
     __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
