@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from articleqa.types import ArticleInfo
+
 from .conftest import SAMPLES, VOV_ID
 
 
@@ -193,7 +195,7 @@ def test_chat_suggests_the_sample_question_only_with_the_sample_articles(samples
     assert "— 1 article, 1 passage." in r.stdout and "new-generation ODA" not in r.stdout
 
 
-def _listing(monkeypatch, rows: list[dict], terminal: bool):
+def _listing(monkeypatch, rows: list[ArticleInfo], terminal: bool):
     """`articleqa list` through typer's CliRunner over ``rows``; a console that is a terminal or not."""
     from rich.console import Console
     from typer.testing import CliRunner
@@ -215,10 +217,10 @@ def _listing(monkeypatch, rows: list[dict], terminal: bool):
     return res, cli.console
 
 
-def _row(i: int, **kw) -> dict:
-    return {"id": f"vietnam-japan-parliamentary-agreement-vov-{i}", "title": "Vietnam and Japan ink a "
+def _row(i: int, **kw) -> ArticleInfo:
+    return ArticleInfo(**{"id": f"vietnam-japan-parliamentary-agreement-vov-{i}", "title": "Vietnam and Japan ink a "
             "parliamentary cooperation agreement in Tokyo after talks", "source": "VOV", "published_at": "",
-            "chunks": 12, "version": 2, "group_id": "", **kw}  # fmt: skip
+            "chunks": 12, "version": 2, "group_id": "", "url": "", "key": "", "chars": 0, "origin": "", **kw})  # fmt: skip
 
 
 def test_piped_list_prints_one_unwrapped_line_per_article_and_counts_in_the_singular(monkeypatch):

@@ -43,7 +43,7 @@ def squad_jsonl(path: Path, n: int) -> Path:
 
 
 def test_sample_articles_are_grouped_as_one_story(sample_qa):
-    groups = {a["id"]: a["group_id"] for a in sample_qa.articles()}
+    groups = {a.id: a.group_id for a in sample_qa.articles()}
     assert groups[VOV_ID] == groups[TALKS_ID] is not None
 
 
@@ -60,7 +60,7 @@ def test_grouped_story_names_every_outlet(sample_qa):
 
 def test_unrelated_articles_are_not_grouped(fresh_qa, tmp_path):
     fresh_qa.ingest([squad_jsonl(tmp_path / "a.jsonl", 6)])
-    assert all(a["group_id"] is None for a in fresh_qa.articles())
+    assert all(a.group_id is None for a in fresh_qa.articles())
 
 
 def test_sync_removes_articles_whose_files_are_gone(fresh_qa, tmp_path):
@@ -72,7 +72,7 @@ def test_sync_removes_articles_whose_files_are_gone(fresh_qa, tmp_path):
     (d / "two.txt").unlink()
     report = fresh_qa.ingest([d], sync=True)
     assert report.removed == ["two"] and report.unchanged == ["one"]
-    assert [a["id"] for a in fresh_qa.articles()] == ["one"]
+    assert [a.id for a in fresh_qa.articles()] == ["one"]
     assert fresh_qa.store.vectors.ids() == fresh_qa.store.registry.chunk_ids()
 
 
@@ -119,8 +119,8 @@ def test_ingest_url_from_local_server(fresh_qa, page_server):
     assert any("HTTP 404" in e for e in report.errors)
     assert any("unsupported content type" in e for e in report.errors)
     (row,) = fresh_qa.articles()
-    assert row["source"] == "Coast Times" and row["published_at"] == "2024-03-02"
-    assert row["url"] == f"{page_server}/story.html"
+    assert row.source == "Coast Times" and row.published_at == "2024-03-02"
+    assert row.url == f"{page_server}/story.html"
     ans = fresh_qa.ask("When did the port reopen?")
     assert "Monday" in ans.text and ans.citations[0].url.endswith("/story.html")
 
@@ -229,7 +229,7 @@ def test_story_with_more_copies_than_are_checked_forms_one_group(fresh_qa, tmp_p
 
     fresh_qa.ingest([copies(tmp_path / "first.jsonl", range(n // 2))])
     fresh_qa.ingest([copies(tmp_path / "second.jsonl", range(n // 2, n))])
-    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    groups = {a.id: a.group_id for a in fresh_qa.articles()}
     assert len(groups) == n and None not in groups.values() and len(set(groups.values())) == 1, groups
     assert 0 < len(checks) <= n * dedup.NEAREST_CHECKED  # every pair: (n/2)(n/2 - 1) + (n/2)(n - 1)
 
@@ -276,7 +276,7 @@ def test_articles_given_without_a_key_are_told_apart_by_id(fresh_qa):
     second = "The city council approved a new budget for libraries on Tuesday evening."
     rep = fresh_qa.ingest(articles=[Article(id="a1", text=first), Article(id="a2", text=second)])
     assert sorted(rep.added) == ["a1", "a2"] and rep.warnings == [], rep.warnings
-    assert {a["id"] for a in fresh_qa.articles()} == {"a1", "a2"}
+    assert {a.id for a in fresh_qa.articles()} == {"a1", "a2"}
     again = fresh_qa.ingest(
         articles=[Article(id="a1", text=first), Article(id="a2", text=second + " It passed 7-2.")]
     )
@@ -301,11 +301,11 @@ def test_jsonl_records_without_id_keep_their_identity_when_a_line_is_inserted(fr
     reported "1 added, 2 updated" and shifted every following article's identity."""
     f = _jsonl(tmp_path / "feed.jsonl", STORIES)
     fresh_qa.ingest([f])
-    before = {a["title"]: a["id"] for a in fresh_qa.articles()}
+    before = {a.title: a.id for a in fresh_qa.articles()}
     new = {"title": "Ferry resumes", "text": "The ferry to Dunmore resumed on Friday after the storm."}
     report = fresh_qa.ingest([_jsonl(f, [new, *STORIES])])
     assert (len(report.added), len(report.updated), len(report.unchanged)) == (1, 0, 3), report.summary()
-    after = {a["title"]: a["id"] for a in fresh_qa.articles()}
+    after = {a.title: a.id for a in fresh_qa.articles()}
     assert {t: after[t] for t in before} == before
 
 
@@ -320,19 +320,19 @@ def test_sync_removes_jsonl_records_that_are_gone_whatever_their_key(fresh_qa, t
         d / "other.jsonl", [{"id": "keep", "text": "A council meeting was held in Hue on Tuesday."}]
     )
     fresh_qa.ingest([d], sync=True)
-    assert {a["id"] for a in fresh_qa.articles()} == {"s0", "s1", "s2", "keep"}
+    assert {a.id for a in fresh_qa.articles()} == {"s0", "s1", "s2", "keep"}
     report = fresh_qa.ingest([d], sync=True)  # nothing changed: nothing removed
     assert report.removed == []
     _jsonl(f, with_ids[:2])  # a line deleted
     report = fresh_qa.ingest([d], sync=True)
-    assert report.removed == ["s2"] and {a["id"] for a in fresh_qa.articles()} == {"s0", "s1", "keep"}
+    assert report.removed == ["s2"] and {a.id for a in fresh_qa.articles()} == {"s0", "s1", "keep"}
     f.unlink()  # the whole file deleted
     report = fresh_qa.ingest([d], sync=True)
-    assert sorted(report.removed) == ["s0", "s1"] and [a["id"] for a in fresh_qa.articles()] == ["keep"]
+    assert sorted(report.removed) == ["s0", "s1"] and [a.id for a in fresh_qa.articles()] == ["keep"]
     assert all(h.chunk.article_id == "keep" for h in fresh_qa.retrieve("Riverside bridge reopened"))
     other.write_text("{not json\n")  # unreadable now: its article is kept
     report = fresh_qa.ingest([d], sync=True)
-    assert report.removed == [] and not report.ok and [a["id"] for a in fresh_qa.articles()] == ["keep"]
+    assert report.removed == [] and not report.ok and [a.id for a in fresh_qa.articles()] == ["keep"]
 
 
 FILLER = [
@@ -388,7 +388,7 @@ def test_different_stories_sharing_boilerplate_are_not_one_story(fresh_qa):
     and answers then listed "Wire [1], Wire [2], ... and Wire [10]" as other outlets. Before the
     fix 21 of these 22 stories formed one group."""
     fresh_qa.ingest([SAMPLES], articles=templated_wire_copy())
-    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    groups = {a.id: a.group_id for a in fresh_qa.articles()}
     assert groups[VOV_ID] is not None and groups[VOV_ID] == groups[TALKS_ID]  # the real rewrite still groups
     wire = {k: g for k, g in groups.items() if k.startswith(("page-", "earn-"))}
     assert len(wire) == 22 and set(wire.values()) == {None}, {k: g for k, g in wire.items() if g}
@@ -410,7 +410,7 @@ def test_another_copy_from_the_same_outlet_is_not_another_outlet(fresh_qa, tmp_p
     vov = (SAMPLES / f"{VOV_ID}.txt").read_text()
     (tmp_path / "vov-updated.txt").write_text(vov.replace("Typhoon Yagi", "Typhoon Yagi (Storm No. 3)"))
     fresh_qa.ingest([SAMPLES, tmp_path / "vov-updated.txt"])
-    groups = {a["id"]: a["group_id"] for a in fresh_qa.articles()}
+    groups = {a.id: a.group_id for a in fresh_qa.articles()}
     assert groups["vov-updated"] == groups[VOV_ID] is not None
     ans = fresh_qa.ask("Which storm did Japan express sympathy about?")
     assert ans.text.count("VOV [") <= 1, ans.text
@@ -433,7 +433,7 @@ def test_files_of_one_name_in_two_folders_are_two_articles(fresh_qa, tmp_path):
         (d / "x.txt").write_text(txt, encoding="utf-8")
     report = fresh_qa.ingest([a, b])
     assert report.ok and sorted(report.added) == ["index", "index-2", "x", "x-2"], report.summary()
-    titles = {r["id"]: r["title"] for r in fresh_qa.articles()}
+    titles = {r.id: r.title for r in fresh_qa.articles()}
     assert titles == {
         "index": "Ostrich farm",
         "index-2": "Lighthouse",

@@ -149,12 +149,12 @@ def test_rss_feed_ingested_with_keys_dates_and_sources(qa, site):
     report = qa.ingest([site.url("/feed.xml")])
     assert report.ok, report.errors
     assert sorted(report.added) == ["a-html", "b-html"]
-    rows = {r["id"]: r for r in qa.articles()}
+    rows = {r.id: r for r in qa.articles()}
     a = rows["a-html"]
-    assert a["key"] == "feed:gz-1" and a["origin"] == site.url("/feed.xml")
+    assert a.key == "feed:gz-1" and a.origin == site.url("/feed.xml")
     # Dated by the entry, as the publisher wrote it (not the page's meta date, not UTC).
-    assert a["published_at"] == "2024-12-05" and rows["b-html"]["published_at"] == "2024-12-06"
-    assert a["source"] == "Harbour Gazette" and a["url"] == site.url("/a.html") and a["version"] == 1
+    assert a.published_at == "2024-12-05" and rows["b-html"].published_at == "2024-12-06"
+    assert a.source == "Harbour Gazette" and a.url == site.url("/a.html") and a.version == 1
     # The page's text was ingested, not the one-line description.
     assert "Container ships" in qa.article("a-html").text
     ans = qa.ask("When did the port of Haiphong reopen?")
@@ -192,9 +192,9 @@ def test_polls_add_new_replace_edited_keep_removed_and_use_conditional_get(qa, s
     assert second.added == ["c-html"] and second.updated == ["a-html"] and second.removed == []
     assert site.asked("/feed.xml")[0]["if-none-match"] == '"v1"'
     assert not site.asked("/b.html")  # not in the feed any more: not fetched, still stored
-    rows = {r["id"]: r for r in qa.articles()}
+    rows = {r.id: r for r in qa.articles()}
     assert set(rows) == {"a-html", "b-html", "c-html"}
-    assert rows["a-html"]["version"] == 2 and rows["c-html"]["version"] == 1
+    assert rows["a-html"].version == 2 and rows["c-html"].version == 1
     # Replaced in place: no stale chunk anywhere.
     store = qa.store
     assert store.vectors.ids() == store.registry.chunk_ids()
@@ -240,13 +240,11 @@ def test_atom_entries_without_link_or_date(qa, site):
               date="2024-11-29")  # fmt: skip
     report = qa.ingest([site.url("/atom.xml")])
     assert report.ok, report.errors
-    rows = {r["key"]: r for r in qa.articles()}
+    rows = {r.key: r for r in qa.articles()}
     rice, flood = rows["feed:urn:dw:1"], rows["feed:urn:dw:2"]
-    assert rice["published_at"] == "2024-11-30" and rice["url"] == "" and rice["source"] == "Delta Wire"
-    assert "nine percent" in qa.article(rice["id"]).text
-    assert (
-        flood["url"] == site.url("/flood.html") and flood["published_at"] == "2024-11-29"
-    )  # the page's date
+    assert rice.published_at == "2024-11-30" and rice.url == "" and rice.source == "Delta Wire"
+    assert "nine percent" in qa.article(rice.id).text
+    assert flood.url == site.url("/flood.html") and flood.published_at == "2024-11-29"  # the page's date
     assert any(
         "entry 1 ('Rice harvest') has no link; used the entry's own text" in w for w in report.warnings
     )
@@ -304,14 +302,14 @@ def test_bad_feeds_give_clear_errors_and_lose_nothing(qa, site):
     two_entries(site)
     url = site.url("/feed.xml")
     qa.poll_feeds(url)
-    before = {r["id"]: r["version"] for r in qa.articles()}
+    before = {r.id: r.version for r in qa.articles()}
 
     site.routes["/feed.xml"] = Route(b'<?xml version="1.0"?><rss version="2.0"><channel><title>G</title><item><title>A & B',
                                      "application/rss+xml")  # fmt: skip
     ((_, bad),) = qa.poll_feeds(url)
     (msg,) = bad.errors
     assert msg.startswith(f"{url}: malformed feed XML at line 1, column") and "nothing stored changed" in msg
-    assert {r["id"]: r["version"] for r in qa.articles()} == before
+    assert {r.id: r.version for r in qa.articles()} == before
     assert qa.feeds()[0].status.startswith("error: malformed feed XML")
 
     site.page("/news.html", "News", "Front page.")
@@ -325,7 +323,7 @@ def test_bad_feeds_give_clear_errors_and_lose_nothing(qa, site):
     ]
     assert results[site.url("/stall.xml")].errors == [f"{site.url('/stall.xml')}: timed out after 1s"]
     assert results[site.url("/nothing.xml")].errors == [f"{site.url('/nothing.xml')}: HTTP 404 Not Found"]
-    assert {r["id"]: r["version"] for r in qa.articles()} == before
+    assert {r.id: r.version for r in qa.articles()} == before
     # Refused the first time they were given: not kept as feeds (the known one keeps its error).
     status = {f.url: f.status for f in qa.feeds()}
     assert list(status) == [url] and status[url].startswith("error: malformed feed XML")

@@ -342,7 +342,7 @@ def test_feed_entries_pointing_inside_are_refused_and_nothing_secret_is_stored(q
         assert "entry 3 ('Local')" in text and "refused: localhost" in text
         assert "entry 4 ('Metadata')" in text and "169.254.169.254 is a cloud metadata address" in text
         assert seen == []
-        stored = " ".join(qa_with_dns.article(r["id"]).text for r in qa_with_dns.articles())
+        stored = " ".join(qa_with_dns.article(r.id).text for r in qa_with_dns.articles())
         assert "hunter2" not in stored
         ans = qa_with_dns.ask("What is the internal database password?")
         assert "hunter2" not in ans.text

@@ -54,13 +54,11 @@ def test_a_huge_jsonl_line_is_refused_and_the_rest_goes_in(fresh_qa, tmp_path):
         "(max_article_chars, ARTICLEQA_MAX_ARTICLE_CHARS); not ingested; the stored version is kept",
     ]
     assert not report.ok
-    assert {a["id"] for a in qa.articles()} == {"kept", "small"}
+    assert {a.id for a in qa.articles()} == {"kept", "small"}
     after = qa.article("kept")  # untouched: same text, same version, its chunks still there
     assert after.text == before.text and after.content_hash == before.content_hash
-    assert [a["version"] for a in qa.articles() if a["id"] == "kept"] == [1]
-    assert qa.stats().passages == chunks_before + sum(
-        a["chunks"] for a in qa.articles() if a["id"] == "small"
-    )
+    assert [a.version for a in qa.articles() if a.id == "kept"] == [1]
+    assert qa.stats().passages == chunks_before + sum(a.chunks for a in qa.articles() if a.id == "small")
 
 
 def test_the_limit_holds_for_articles_handed_in_and_files(fresh_qa, tmp_path):

@@ -62,7 +62,7 @@ def test_a_serving_assistant_follows_cli_ingest_and_remove(served, tmp_path):
     r = run("remove", "harbour", data_dir=served.config.data_dir)
     assert r.returncode == 0, r.stderr
     assert served.ask("When did the harbour of Port Ellis reopen?").abstained
-    assert "harbour" not in {a["id"] for a in served.articles()} and consistent(served)
+    assert "harbour" not in {a.id for a in served.articles()} and consistent(served)
 
     served.ingest(articles=[])  # this process writes too: it takes its turn and sees the others
     (tmp_path / "ferry.txt").write_text(FERRY)
@@ -85,7 +85,7 @@ def test_two_ingests_at_once_leave_a_consistent_store(tmp_path):
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     qa = Assistant(data_dir=data)
-    ids = {x["id"] for x in qa.articles()}
+    ids = {x.id for x in qa.articles()}
     assert ids == {
         "harbour",
         "ferry",

@@ -49,7 +49,7 @@ def test_the_latest_answer_is_the_newest_report_with_its_date_and_the_earlier_on
 def test_first_reports_and_timelines_follow_the_dates(qa):
     first = qa.ask("Which outlet first reported the opening date of Orrin's Line 4?")
     assert first.text.startswith("First reported on ") and len(first.citations) == 1
-    dated = [a["published_at"] for a in qa.articles() if a["published_at"]]
+    dated = [a.published_at for a in qa.articles() if a.published_at]
     assert first.citations[0].published_at == min(dated)  # the story's first report
     line = qa.ask("What happened with the Orrin metro Line 4?")
     dates = [c.published_at for c in line.citations]
@@ -151,7 +151,7 @@ def test_the_latest_on_a_story_is_its_newest_report_in_other_words_too(qa):
     """ "What's the latest on Kessel's bid?" names a story: the newest report on it answers,
     though it says "takeover" and "accepted", not "bid" (the passage tells it is on the story)."""
     ans = qa.ask("What is the latest on Kessel's bid for Tarrow Instruments?")
-    dated = [a["published_at"] for a in qa.articles() if "Tarrow" in a["title"] or "Kessel" in a["title"]]
+    dated = [a.published_at for a in qa.articles() if "Tarrow" in a.title or "Kessel" in a.title]
     assert ans.citations[0].published_at == max(dated) and "accept" in ans.text.lower()
     assert (
         ans.citations[0].text != ans.citations[0].title

@@ -99,7 +99,7 @@ def test_one_named_outlet_restricts(news_qa):
     a = news_qa.ask(q)
     assert a.hits and {h.source for h in a.hits} == {LEDGER}
     assert not a.abstained and a.citations
-    sources = {m["id"]: m["source"] for m in news_qa.articles()}
+    sources = {m.id: m.source for m in news_qa.articles()}
     assert {sources[c.article_id] for c in a.citations} == {LEDGER}
 
 
@@ -118,7 +118,7 @@ def test_two_named_outlets_balance(news_qa):
 
 
 def test_comparison_cites_each_named_outlet(news_qa):
-    sources = {m["id"]: m["source"] for m in news_qa.articles()}
+    sources = {m.id: m.source for m in news_qa.articles()}
     a = news_qa.ask("How many daily riders did the Ledger and the Wire expect on Line 4?")
     assert not a.abstained
     cited = [sources[c.article_id] for c in a.citations]

@@ -127,7 +127,7 @@ def test_add_replace_remove_leave_no_stale_chunk(store):
     meta = store.article_meta(["harbour"])["harbour"]  # metadata side
     assert (meta["title"], meta["published_at"]) == ("Harbour stays shut", "2024-03-09")
     assert store.article("harbour").text == v2.text
-    assert [r["id"] for r in store.article_stats()] == ["ferry", "harbour"]
+    assert [r.id for r in store.article_stats()] == ["ferry", "harbour"]
 
     assert store.remove("harbour") and not store.remove("harbour")
     assert store.count() == (1, 2)
@@ -323,7 +323,7 @@ def test_two_writing_processes_lose_nothing(store, config):
         assert p.wait(timeout=300) == 0, p.stderr.read()
     store.refresh()
     ids = {f"{p}-{i}" for p in ("kessel", "tarrow") for i in range(5)}
-    assert {r["id"] for r in store.article_stats()} == ids
+    assert {r.id for r in store.article_stats()} == ids
     assert store.count() == (10, 20)
     for aid in ids:
         only = Filters(article_ids=[aid])

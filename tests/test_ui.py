@@ -206,7 +206,7 @@ def test_browser_xss_article_shows_as_text_and_runs_nothing(page, server, tmp_pa
     page.wait_for_selector("text=from every index.")
     assert "Springfield" not in page.inner_text("#aq-library")
     assert page.alerts == []
-    gone = [a for a in qa.articles() if a["title"].startswith("Breaking")]
+    gone = [a for a in qa.articles() if a.title.startswith("Breaking")]
     assert gone == []
     assert all(h.chunk.article_id != "springfield" for h in qa.retrieve("mayor of Springfield bridge"))
     assert not (library.uploads_dir(qa) / "springfield.txt").exists()
@@ -537,7 +537,7 @@ def test_browser_deleted_upload_is_not_served(page, server, tmp_path):
     page.wait_for_selector("#aq-viewer .aq-article")
     page.click("#aq-delete")
     page.wait_for_selector("text=from every index.")
-    assert not [a for a in qa.articles() if a["title"].startswith("Kestrel")]
+    assert not [a for a in qa.articles() if a.title.startswith("Kestrel")]
     assert not (library.uploads_dir(qa) / "kestrel bay.txt").exists()
     assert httpx.get(url).status_code != 200
 
@@ -567,7 +567,7 @@ def test_browser_bad_files_in_a_selection_are_refused_by_name_the_rest_ingested(
         f"archive.txt: {big.stat().st_size / 2**20:.1f} MB is over the {qa.config.max_file_mb:g} MB limit"
         in result
     )
-    heron = [a["id"] for a in qa.articles() if a["title"] == "Heron numbers rise"]
+    heron = [a.id for a in qa.articles() if a.title == "Heron numbers rise"]
     assert heron and "Heron numbers rise" in page.inner_text("#aq-library")
     stored = sorted(p.name for p in library.uploads_dir(qa).iterdir())
     assert "heron survey.txt" in stored and "archive.txt" not in stored and "brochure.pdf" not in stored
@@ -584,7 +584,7 @@ def test_browser_bad_files_in_a_selection_are_refused_by_name_the_rest_ingested(
     page.click("#aq-replace")
     page.wait_for_selector("text=0 added, 1 updated")
     assert "221 grey herons" in page.inner_text("#aq-viewer") and "v2" in page.inner_text("#aq-library")
-    assert [a["id"] for a in qa.articles() if a["title"] == "Heron numbers rise"] == heron
+    assert [a.id for a in qa.articles() if a.title == "Heron numbers rise"] == heron
     assert "221" in qa.article(heron[0]).text and page.alerts == []
     page.screenshot(path=str(ARTIFACTS / "ui-upload-partial.png"))
     assert library.delete_article(qa, heron[0])
@@ -641,7 +641,7 @@ def test_an_upload_is_its_name_and_bytes_and_replacing_an_article_is_deliberate(
     second, errors = library.ingest_uploads(qa, [lighthouse])
     assert errors == [] and second.added == ["index-2"] and second.updated == [], second.summary()
     assert any(w.startswith("index.html: a different file of this name") for w in second.warnings)
-    assert {r["id"]: r["title"] for r in qa.articles()} == {"index": "Ostrich farm", "index-2": "Lighthouse"}
+    assert {r.id: r.title for r in qa.articles()} == {"index": "Ostrich farm", "index-2": "Lighthouse"}
     assert sorted(p.name for p in up.iterdir()) == ["index-2.html", "index.html"]
 
     for again, aid in ((ostrich, "index"), (lighthouse, "index-2")):  # byte-identical: nothing changes

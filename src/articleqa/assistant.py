@@ -19,7 +19,7 @@ from .index.contracts import ArticleStore
 from .ingest.pipeline import IngestReport, Progress, ingest, poll_feeds
 from .offline import keep_offline
 from .retrieve import retrieve
-from .types import Answer, Article, FeedState, Filters, Hit, Stats, StreamEvent
+from .types import Answer, Article, ArticleInfo, FeedState, Filters, Hit, Stats, StreamEvent
 
 if TYPE_CHECKING:
     from .answer.models import ChatModel
@@ -121,7 +121,7 @@ class Assistant:
     def remove(self, article_id: str) -> bool:
         return self.store.remove(article_id)
 
-    def articles(self) -> list[dict]:
+    def articles(self) -> list[ArticleInfo]:
         """One row per article: id, title, source, published_at, url, key, group_id, chunks, chars,
         origin (the file or URL it was read from), version (1, +1 for each change of its content)."""
         self.store.refresh()

@@ -1,4 +1,4 @@
-"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve."""
+"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve, schema."""
 
 from __future__ import annotations
 
@@ -381,13 +381,13 @@ def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Optio
     """List ingested articles."""
     rows = Assistant(_config(data_dir)).articles()
     if as_json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2) + "\n")
         return
     count = f"{len(rows)} article{'' if len(rows) == 1 else 's'}"
     cols = ("id", "title", "source", "published", "chunks", "version", "group")
     cells = [
-        [r["id"], r["title"], r["source"] or "—", r["published_at"] or "—", str(r["chunks"]),
-         str(r["version"]), r["group_id"] or "—"]
+        [r.id, r.title, r.source or "—", r.published_at or "—", str(r.chunks), str(r.version),
+         r.group_id or "—"]
         for r in rows
     ]  # fmt: skip
     if not console.is_terminal:  # piped: one line per article, columns padded, never wrapped
@@ -418,6 +418,22 @@ def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids (s
             missing += 1
             err.print(f"[red]no article with id '{escape(a)}'[/]")
     raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None, typer.Argument(help="Write NAME.schema.json files into this folder (default: print)")
+    ] = None,
+) -> None:
+    """The JSON Schema of everything articleqa writes as JSON (ask --json, list --json, the UI's /chat)."""
+    from .schema import json_schema, write_schemas
+
+    if out is None:
+        sys.stdout.write(json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n")
+        return
+    for path in write_schemas(out):
+        console.print(str(path), soft_wrap=True, highlight=False)
 
 
 @app.command("eval")

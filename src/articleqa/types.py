@@ -4,7 +4,42 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from pydantic import ConfigDict, TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+
+class JSONForm:
+    """The one JSON form of a boundary type (schema.py lists them) whose JSON keys are its
+    dataclass fields: ``to_dict()`` (what ``ask --json``, ``list --json``, the UI, the
+    evaluation and an HTTP API write), ``from_dict()`` (its inverse) and ``json_schema()``.
+    A type whose form differs from its fields (`Hit`, `Answer`) overrides the three, its form
+    declared by a `TypedDict`."""
+
+    # Every key is always written, so the schema of what is written requires them all.
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return _adapter(cls).validate_python(data)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return _adapter(cls).json_schema(mode="serialization")
+
+
+@cache
+def _adapter(t: Any) -> TypeAdapter:
+    return TypeAdapter(t)
 
 
 @dataclass
@@ -24,7 +59,7 @@ class Article:
 
 
 @dataclass
-class FeedState:
+class FeedState(JSONForm):
     """What the registry keeps about a feed between polls."""
 
     url: str
@@ -48,7 +83,7 @@ class Chunk:
 
 
 @dataclass
-class Hit:
+class Hit(JSONForm):
     """A retrieved chunk with its score from each retriever, their fusion and the rerank."""
 
     chunk: Chunk
@@ -64,6 +99,56 @@ class Hit:
     group_id: str | None = None  # near-duplicate story group of its article
     also: list[Hit] = field(default_factory=list)  # the same passage in other copies of the story
     copy_of: str | None = None  # chunk id of the hit this copy was collapsed into (in its ``also``)
+
+    def to_dict(self) -> HitJSON:
+        """The passage flat (``article_id``, ``chunk_id``, offsets and text, as a `Citation` has
+        them), then its metadata and scores; ``also``: the collapsed copies in the same form."""
+        c = self.chunk
+        return {
+            "article_id": c.article_id, "chunk_id": c.id, "ord": c.ord, "start": c.start, "end": c.end,
+            "text": c.text, "title": self.title, "source": self.source, "published_at": self.published_at,
+            "url": self.url, "score": self.score, "vector_score": self.vector_score,
+            "keyword_score": self.keyword_score, "rerank_score": self.rerank_score, "rank": self.rank,
+            "group_id": self.group_id, "copy_of": self.copy_of, "also": [h.to_dict() for h in self.also],
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hit:
+        d = _adapter(HitJSON).validate_python(data)
+        chunk = Chunk(d["chunk_id"], d["article_id"], d["ord"], d["start"], d["end"], d["text"])
+        also = [cls.from_dict(h) for h in d["also"]]
+        keep = ("title", "source", "published_at", "url", "score", "vector_score", "keyword_score",
+                "rerank_score", "rank", "group_id", "copy_of")  # fmt: skip
+        return cls(chunk, also=also, **{k: d[k] for k in keep})
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return _adapter(HitJSON).json_schema(mode="serialization")
+
+
+class HitJSON(TypedDict):
+    """`Hit`'s JSON form."""
+
+    __pydantic_config__ = ConfigDict(title="Hit")  # type: ignore[misc]
+
+    article_id: str
+    chunk_id: str
+    ord: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str
+    published_at: str
+    url: str
+    score: float
+    vector_score: float | None
+    keyword_score: float | None
+    rerank_score: float | None
+    rank: int
+    group_id: str | None
+    copy_of: str | None
+    also: list[HitJSON]
 
 
 @dataclass(frozen=True)
@@ -113,7 +198,7 @@ class Retrieved:
 
     question: str
     hits: list[Hit]
-    qvec: Any  # np.ndarray (dim,), L2-normalised
+    qvec: npt.NDArray[np.float32]  # (dim,), L2-normalised
     # The question as the evidence should judge the passages: without the period or the
     # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
     # dates and outlets answer, not their words. None: the question itself.
@@ -136,7 +221,7 @@ class Retrieved:
 
 
 @dataclass
-class Citation:
+class Citation(JSONForm):
     """A numbered source: the exact passage an answer sentence was drawn from."""
 
     n: int
@@ -150,16 +235,13 @@ class Citation:
     published_at: str = ""
     chunk_id: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 # The markers of a finished answer's text: "[1]" or "[1, 3]", each number a `Citation.n`.
 CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass
-class ClaimCheck:
+class ClaimCheck(JSONForm):
     """What the citation check did with one claim of a generated answer, and why."""
 
     claim: str
@@ -169,7 +251,7 @@ class ClaimCheck:
 
 
 @dataclass
-class Answer:
+class Answer(JSONForm):
     """What `Assistant.ask` returns."""
 
     question: str
@@ -187,8 +269,9 @@ class Answer:
     # "before"/"after" (an event), "order" (which came first); "" for a plain answer.
     form: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape used by ``articleqa ask --json``."""
+    def to_dict(self) -> AnswerJSON:
+        """Its JSON form (``articleqa ask --json``, the UI's ``/chat``): the text as ``answer``,
+        the confidence to 4 places, and the citations, checks and hits in their own forms."""
         return {
             "question": self.question,
             "answer": self.text,
@@ -196,22 +279,43 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "backend": self.backend,
             "form": self.form,
-            "citations": [
-                {
-                    "n": c.n,
-                    "article_id": c.article_id,
-                    "title": c.title,
-                    "source": c.source,
-                    "text": c.text,
-                    "start": c.start,
-                    "end": c.end,
-                    "url": c.url,
-                    "published_at": c.published_at,
-                }
-                for c in self.citations
-            ],
-            "checks": [{"claim": k.claim, "action": k.action, "reason": k.reason} for k in self.checks],
+            "citations": [c.to_dict() for c in self.citations],
+            "checks": [k.to_dict() for k in self.checks],
+            "standalone_question": self.standalone_question,
+            "hits": [h.to_dict() for h in self.hits],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        d = _adapter(AnswerJSON).validate_python(data)
+        return cls(
+            question=d["question"], text=d["answer"], abstained=d["abstained"], confidence=d["confidence"],
+            backend=d["backend"], form=d["form"], standalone_question=d["standalone_question"],
+            citations=[Citation.from_dict(c) for c in d["citations"]],
+            checks=[ClaimCheck.from_dict(k) for k in d["checks"]],
+            hits=[Hit.from_dict(h) for h in d["hits"]],
+        )  # fmt: skip
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return _adapter(AnswerJSON).json_schema(mode="serialization")
+
+
+class AnswerJSON(TypedDict):
+    """`Answer`'s JSON form."""
+
+    __pydantic_config__ = ConfigDict(title="Answer")  # type: ignore[misc]
+
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    backend: str
+    form: str
+    citations: list[Citation]
+    checks: list[ClaimCheck]
+    standalone_question: str | None
+    hits: list[HitJSON]
 
 
 @dataclass
@@ -240,11 +344,29 @@ class Filters:
 
 
 @dataclass(frozen=True)
-class Stats:
+class Stats(JSONForm):
     """How much is stored: articles and their passages (chunks)."""
 
     articles: int
     passages: int
+
+
+@dataclass
+class ArticleInfo(JSONForm):
+    """One row of `Assistant.articles()` (and ``articleqa list --json``): an article's metadata
+    without its text, with its passage count, length and version."""
+
+    id: str
+    title: str
+    source: str
+    published_at: str
+    url: str
+    key: str
+    group_id: str | None  # near-duplicate story group
+    chunks: int  # passages stored
+    chars: int  # length of its text
+    origin: str  # the file (resolved path) or URL it was read from
+    version: int  # 1, +1 for each change of its content
 
 
 @dataclass

@@ -158,9 +158,7 @@ def _index(qa: Assistant, articles: list[Article], paths: list[Path], bar: Any) 
     t0 = time.perf_counter()
     rep = qa.ingest(paths, articles=articles, progress=tick)
     # A page held out now may have been indexed by an earlier run with another split.
-    stale = [
-        a["id"] for a in qa.articles() if (a["key"] or "").startswith("squad:") and a["key"] not in wanted
-    ]
+    stale = [a.id for a in qa.articles() if (a.key or "").startswith("squad:") and a.key not in wanted]
     for aid in stale:
         qa.remove(aid)
     ingest_s = time.perf_counter() - t0
@@ -175,7 +173,7 @@ def _index(qa: Assistant, articles: list[Article], paths: list[Path], bar: Any) 
 
 def _remap_ids(items: list[EvalItem], articles: list[Article], qa: Assistant) -> list[EvalItem]:
     """Follow the store if it gave a SQuAD page another id (an id clash in the data dir)."""
-    by_key = {a["key"]: a["id"] for a in qa.articles()}
+    by_key = {a.key: a.id for a in qa.articles()}
     ids = {a.id: by_key.get(a.key, a.id) for a in articles}
     if all(k == v for k, v in ids.items()):
         return items
@@ -214,7 +212,7 @@ def _run_ours(qa: Assistant, item: EvalItem) -> dict[str, Any]:
 def _run_baseline(qa: Assistant, items: list[EvalItem], bar: Any) -> tuple[list[dict[str, Any]], float]:
     from .baseline import Baseline
 
-    articles = [a for a in (qa.article(s["id"]) for s in qa.articles()) if a is not None]
+    articles = [a for a in (qa.article(s.id) for s in qa.articles()) if a is not None]
     with tempfile.TemporaryDirectory(prefix="articleqa-baseline-", ignore_cleanup_errors=True) as tmp:
         t0 = time.perf_counter()
         base = Baseline(articles, tmp, embedder=qa.store.embedding_model())  # the same loaded model
@@ -236,17 +234,7 @@ def score(item: EvalItem, ans: Answer, hits: list[Hit], latency_ms: float) -> di
         "answer": ans.text,
         "abstained": ans.abstained,
         "confidence": round(ans.confidence, 4),
-        "citations": [
-            {
-                "n": c.n,
-                "article_id": c.article_id,
-                "start": c.start,
-                "end": c.end,
-                "text": c.text,
-                "correct": k,
-            }
-            for c, k in zip(ans.citations, correct, strict=True)
-        ],
+        "citations": [{**c.to_dict(), "correct": k} for c, k in zip(ans.citations, correct, strict=True)],
         "retrieved": [h.chunk.id for h in hits[:RETRIEVE_K]],
         "metrics": {
             "em": m.exact_match(pred, item.answers) if ok else None,

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from ..types import Article, Chunk, FeedState, Filters
+from ..types import Article, ArticleInfo, Chunk, FeedState, Filters
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -211,7 +211,7 @@ class CorpusStats(Protocol):
         """id → {id, title, source, published_at, url, group_id} (no text)."""
         ...
 
-    def article_stats(self) -> list[dict]:
+    def article_stats(self) -> list[ArticleInfo]:
         """One row per article, by id: id, title, source, published_at, url, key, group_id,
         chunks, chars, origin, version."""
         ...

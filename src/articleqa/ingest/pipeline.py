@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..index.contracts import ArticleStore
-from ..types import Article, Chunk, FeedState
+from ..types import Article, Chunk, FeedState, JSONForm
 from .chunking import chunk_article
 from .feeds import FeedOptions
 from .readers import content_hash, is_url
@@ -23,7 +23,9 @@ Progress = Callable[[int, int, int], None]  # (articles done, articles total, ch
 
 
 @dataclass
-class IngestReport:
+class IngestReport(JSONForm):
+    """What one ingestion did; ``to_dict()`` is its JSON form (the fields; ``feeds`` as `FeedState`s)."""
+
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

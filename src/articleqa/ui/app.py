@@ -62,10 +62,10 @@ class _Views:
         return render.conversation_html([], stats), render.sources_html([], self.qa.article)
 
     def outlets(self) -> list[str]:
-        return sorted({r["source"] for r in self.qa.articles() if r["source"]})
+        return sorted({r.source for r in self.qa.articles() if r.source})
 
     def article_choices(self) -> list[tuple[str, str]]:
-        return [(f"{r['title'] or r['id']}  ({r['id']})", r["id"]) for r in self.qa.articles()]
+        return [(f"{r.title or r.id}  ({r.id})", r.id) for r in self.qa.articles()]
 
 
 def build_app(

@@ -1,7 +1,7 @@
 """Chat turns: a question through `Assistant.ask_stream`, kept as plain (JSON-able) dicts.
 
 A turn is what the UI renders: the question, the (streamed, then final) answer text, its
-citations, the retrieved passages and a status (searching → reading → streaming → done,
+citations, the retrieved passages (each in its type's JSON form, ``to_dict()``) and a status (searching → reading → streaming → done,
 or error). Follow-ups pass earlier turns as ``history``.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from ..answer.models import LLMError
 from ..assistant import Assistant
-from ..types import Answer, Filters, Hit
+from ..types import Answer, Filters
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
@@ -69,14 +69,6 @@ def make_filters(outlets: list[str] | None, since: str, until: str) -> tuple[Fil
     return (None if f.empty else f), warnings
 
 
-def _hit(h: Hit) -> dict:
-    c = h.chunk
-    return {
-        "article_id": c.article_id, "chunk_id": c.id, "title": h.title, "source": h.source,
-        "published_at": h.published_at, "start": c.start, "end": c.end, "text": c.text, "score": h.score,
-    }  # fmt: skip
-
-
 def _finish(turn: dict, ans: Answer) -> None:
     draft = turn.get("text", "").strip()
     if ans.abstained and draft and draft != ans.text.strip():
@@ -90,14 +82,10 @@ def _finish(turn: dict, ans: Answer) -> None:
         confidence=float(ans.confidence),
         status="done",
         form=ans.form,
-        checks=[
-            {"claim": k.claim, "action": k.action, "reason": k.reason}
-            for k in ans.checks
-            if k.action != "fixed"
-        ],
+        checks=[k.to_dict() for k in ans.checks if k.action != "fixed"],  # a marker fix changes no claim
     )
     if ans.hits:
-        turn["hits"] = [_hit(h) for h in ans.hits]
+        turn["hits"] = [h.to_dict() for h in ans.hits]
     if ans.standalone_question:
         turn["standalone"] = ans.standalone_question
 
@@ -121,7 +109,7 @@ def stream_turn(
             if ev.standalone_question:
                 turn["standalone"] = ev.standalone_question
             if ev.kind == "sources":
-                turn.update(hits=[_hit(h) for h in ev.hits], status="reading")
+                turn.update(hits=[h.to_dict() for h in ev.hits], status="reading")
             elif ev.kind == "token":
                 turn.update(text=turn["text"] + ev.text, status="streaming")
             elif ev.kind == "answer" and ev.answer is not None:
@@ -143,9 +131,10 @@ def stream_turn(
 
 
 def api_answer(assistant: Assistant, question: str, history: Any = None) -> dict[str, Any]:
-    """The ``/chat`` endpoint's result: `Answer.to_dict()` plus ``standalone_question``."""
+    """The ``/chat`` endpoint's result: the answer's JSON form (`Answer.to_dict()`, which holds
+    ``standalone_question``)."""
     question, _ = clip_question(question)
     if not question:
         raise ValueError("the question is empty")
     ans = assistant.ask(question, history=clean_history(history) or None)
-    return {**ans.to_dict(), "standalone_question": ans.standalone_question}
+    return dict(ans.to_dict())

@@ -242,7 +242,7 @@ def delete_article(assistant: Assistant, article_id: str) -> bool:
     src = Path(art.origin or art.key.split("#", 1)[0]) if (art.origin or art.key) else None
     up = uploads_dir(assistant).resolve()
     if src is not None and src.is_file() and src.resolve().parent == up:
-        still_used = any(r["origin"] == str(src.resolve()) for r in assistant.articles())
+        still_used = any(r.origin == str(src.resolve()) for r in assistant.articles())
         if not still_used:
             src.unlink(missing_ok=True)  # else it would come back on the next re-ingest
     return True

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..periods import day
-from ..types import CITATION_MARKER, Article, FeedState
+from ..types import CITATION_MARKER, Article, ArticleInfo, FeedState
 
 CONTEXT_CHARS = 420  # of the surrounding paragraph shown either side of a cited passage
 FULL_TEXT_CHARS = 40_000  # inline "full article" is windowed around the passage beyond this
@@ -359,32 +359,32 @@ def _turn_sources(i: int, t: dict, article: ArticleLookup, latest: bool) -> str:
 
 
 # ---- library ------------------------------------------------------------------------
-def library_html(rows: list[dict]) -> str:
+def library_html(rows: list[ArticleInfo]) -> str:
     if not rows:
         return '<div class="empty">No articles yet: upload some on the right.</div>'
-    titles = {r["id"]: r["title"] or r["id"] for r in rows}
+    titles = {r.id: r.title or r.id for r in rows}
     groups: dict[str, list[str]] = {}
     for r in rows:
-        if r.get("group_id"):
-            groups.setdefault(r["group_id"], []).append(r["id"])
+        if r.group_id:
+            groups.setdefault(r.group_id, []).append(r.id)
     body, none = [], '<span class="muted">—</span>'
     for r in rows:
-        same = [titles[o] for o in groups.get(r.get("group_id") or "", []) if o != r["id"]]
+        same = [titles[o] for o in groups.get(r.group_id or "", []) if o != r.id]
         dup = "; ".join(esc(t) for t in same) if same else none
         body.append(
-            f'<tr><td><div class="lib-title">{esc(r["title"] or r["id"])}</div>'
-            f'<div class="muted small mono">{esc(r["id"])}{_version(r)}</div></td>'
-            f"<td>{esc(r['source']) or none}</td><td>{esc(r['published_at'][:10]) or none}</td>"
-            f'<td class="num">{r["chunks"]}</td><td class="num">{r["chars"]:,}</td><td>{dup}</td></tr>'
+            f'<tr><td><div class="lib-title">{esc(r.title or r.id)}</div>'
+            f'<div class="muted small mono">{esc(r.id)}{_version(r)}</div></td>'
+            f"<td>{esc(r.source) or none}</td><td>{esc(r.published_at[:10]) or none}</td>"
+            f'<td class="num">{r.chunks}</td><td class="num">{r.chars:,}</td><td>{dup}</td></tr>'
         )
-    n_chunks = sum(r["chunks"] for r in rows)
+    n_chunks = sum(r.chunks for r in rows)
     title = f'<div class="panel-title">Library · {len(rows):,} articles · {n_chunks:,} passages</div>'
     head = "<tr><th>Article</th><th>Outlet</th><th>Date</th><th>Passages</th><th>Characters</th><th>Same story as</th></tr>"
     return f'{title}<table class="aq-table">{head}{"".join(body)}</table>'
 
 
-def _version(r: dict) -> str:
-    v = r.get("version") or 1
+def _version(r: ArticleInfo) -> str:
+    v = r.version or 1
     return f' · <span class="aq-version" title="edited {v - 1}×">v{v}</span>' if v > 1 else ""
 
 

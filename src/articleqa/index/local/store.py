@@ -25,7 +25,7 @@ import numpy as np
 from filelock import FileLock
 
 from ...config import Config
-from ...types import Article, Chunk, FeedState, Filters
+from ...types import Article, ArticleInfo, Chunk, FeedState, Filters
 from .. import dedup
 from ..contracts import StoreUnavailable
 from ..embeddings import CachedEmbedder, Embedder, make_embedder
@@ -153,8 +153,8 @@ class Store:
     def article(self, article_id: str) -> Article | None:
         return self.registry.article(article_id)
 
-    def article_stats(self) -> list[dict]:
-        return self.registry.article_stats()
+    def article_stats(self) -> list[ArticleInfo]:
+        return [ArticleInfo(**r) for r in self.registry.article_stats()]
 
     def count(self) -> tuple[int, int]:
         return self.registry.count()
