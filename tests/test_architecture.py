@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 LOCAL = "articleqa.index.local"
 BACKEND_ONLY = ("chromadb", "sqlite3", f"{LOCAL}.keywords")
@@ -22,13 +20,6 @@ EXCEPTIONS = {
     # The llama-index baseline is the system articleqa is compared against: it builds its own
     # Chroma collection (llama-index's ChromaVectorStore), never articleqa's store.
     ("articleqa.evaluation.baseline", "chromadb"),
-}
-# Cycles broken on the hygiene branch (issue 22): Config validating answerer names against
-# answer/, and readers <-> feeds. Until that merge, these edges are left out of the check of
-# everything else.
-KNOWN_CYCLE_EDGES = {
-    ("articleqa.config", "articleqa.answer"),
-    ("articleqa.ingest.readers", "articleqa.ingest.feeds"),
 }
 
 
@@ -149,10 +140,5 @@ def _cycles(skip: set[tuple[str, str]] = frozenset()) -> list[list[str]]:
     return sorted(out)
 
 
-def test_no_import_cycles_besides_the_known_ones():
-    assert _cycles(KNOWN_CYCLE_EDGES) == []
-
-
-@pytest.mark.xfail(strict=False, reason="cycles broken on the hygiene branch")
 def test_no_import_cycles():
     assert _cycles() == []
