@@ -175,7 +175,7 @@ def asks_latest(question: str) -> bool:
 
 def asks_latest_on_story(question: str) -> bool:
     """Does the question ask only for the latest on a story ("What's the latest on the Saltby
-    strike?", "Any newest reports on ..."), not for one fact's current value?"""
+    strike?", "Give me the latest news about the bid"), not for one fact's current value?"""
     return bool(_ON_STORY.match(question))
 
 
