@@ -182,6 +182,25 @@ def test_both_searches_honour_filters(three, filters, expected):
     assert len(keyword) == sum("harbour" in p for a in expected for p in paras[a])
 
 
+@pytest.mark.parametrize(
+    ("filters", "kept"),
+    [
+        (Filters(until="2024-04-10"), False),
+        (Filters(since="2024-01-01"), False),
+        (Filters(sources=["Ledger"]), True),
+    ],
+)
+def test_an_undated_article_is_outside_every_date_range_on_both_searches(three, filters, kept):
+    """A date bound asks for articles known to fall in it: an undated one never does, by
+    meaning or by keywords (the dense side once kept it under ``until``: 0 <= any date)."""
+    store = three
+    put(store, article("notes", ["Harbour notes from the quay, undated."], source="Ledger", date=""))
+    dense = store.dense_search(store.embed(["harbour"])[0], 50, filters)
+    keyword = store.keyword_search("harbour", 50, filters)
+    for hits in (dense, keyword):
+        assert ("notes" in {c.article_id for c in store.chunks([i for i, _ in hits])}) is kept
+
+
 def test_ranking_sanity(three):
     store = three
     # Keywords: the one passage holding a rare term ranks first, and only passages sharing a term come back.

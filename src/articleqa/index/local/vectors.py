@@ -119,6 +119,8 @@ def to_where(f: Filters | None) -> dict | None:
         conds.append({"published": {"$gte": date_int(f.since)}})
     if f.until:
         conds.append({"published": {"$lte": date_int(f.until)}})
+        if not f.since:  # undated articles are stored as 0: outside every range (Filters.allows)
+            conds.append({"published": {"$gt": 0}})
     if f.article_ids:
         conds.append({"article_id": {"$in": list(f.article_ids)}})
     return conds[0] if len(conds) == 1 else {"$and": conds}
