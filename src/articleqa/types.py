@@ -192,6 +192,29 @@ class Anchor:
 
 
 @dataclass
+class Query:
+    """A question as understood, once per question (`query.analyze`), before any search:
+    retrieval and the answerers take it instead of reading the question again.
+
+    It holds what the words say, against what the collection is (its outlets, its newest
+    date), not what a search found: the event of a before/after question is a `Relation`
+    here; where that event was first reported depends on the passages, so retrieval resolves
+    it into an `Anchor` and returns it with the hits (``Retrieved.anchor``). Likewise whether
+    a named period or outlet actually restricted the search (a period nothing was published
+    in restricts nothing) is retrieval's outcome, and so is the focus it leads to."""
+
+    asked: str  # the question as asked
+    text: str  # standing alone: a follow-up rewritten with the chat history, else ``asked``
+    parts: list[str]  # a two-part question's two parts (text.question_parts), else [text]
+    outlets: list[str]  # the collection's outlets it names (outlets.named_outlets)
+    period: tuple[str, str] | None = None  # (since, until) of a period it names (periods.period)
+    period_note: str = ""  # how that period was read, to say in the answer (periods.period_note)
+    relation: Relation | None = None  # the event it is placed before or after (periods.relation)
+    event_outlets: list[str] = field(default_factory=list)  # outlets named in the relation's main clause
+    form: str = ""  # the answer form it asks for: a name in `query.FORMS`, "" for a plain answer
+
+
+@dataclass
 class Retrieved:
     """What retrieval hands an answerer: the passages, and the question vector it searched with
     (answerers compare sentences with it, so the question is embedded once)."""
@@ -199,6 +222,8 @@ class Retrieved:
     question: str
     hits: list[Hit]
     qvec: npt.NDArray[np.float32]  # (dim,), L2-normalised
+    # The Query searched for: what the question asks (`query.analyze`), read once.
+    query: Query | None = None
     # The question as the evidence should judge the passages: without the period or the
     # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
     # dates and outlets answer, not their words. None: the question itself.

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable
 
 from ..outlets import named_outlets
-from ..periods import asks_latest, asks_latest_on_story, day, mentioned_dates
+from ..periods import asks_latest_on_story, day, mentioned_dates
+from ..query import time_form
 from ..retrieve import ANCHOR_RATIO
 from ..text import coverage, terms
 from ..types import Anchor, Answer, Hit, Retrieved, Sighting
@@ -41,13 +42,6 @@ TIMELINE_LINES = 6
 # (the ratio retrieve dates the event by): it is no answer to what came before or after it.
 STATES_EVENT = ANCHOR_RATIO
 
-# Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
-# ("the first delay" is asked about its first report too).
-_EARLIEST = re.compile(
-    r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I
-)
-_TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
-                       r"|(?:developments|chronology) (?:of|in)|(?:trace|track|follow) .+ (?:through|across|over))\b", re.I)  # fmt: skip
 # The words that ask for a timeline, not about the story: "Give me a timeline of Kessel's
 # pursuit of Tarrow" is judged as "Kessel's pursuit of Tarrow" (news_timedev, type timeline).
 _TIMELINE_WORDS = re.compile(
@@ -55,18 +49,6 @@ _TIMELINE_WORDS = re.compile(
     r"|what\s+(?:has\s+)?happened\s+(?:with|to|in)|trace|track|follow)\s+|\s+(?:through|across|over)\s+the\s+"
     r"(?:coverage|reports|weeks|months)\s*(?=[?.!]*\s*$)", re.I,
 )  # fmt: skip
-
-
-def time_form(question: str) -> str | None:
-    """ "timeline", "latest", "earliest" or None: how a question about a developing story
-    wants its reports ordered."""
-    if _TIMELINE.search(question):
-        return "timeline"
-    if asks_latest(question):
-        return "latest"
-    if _EARLIEST.search(question):
-        return "earliest"
-    return None
 
 
 def judged_for_form(judged: str) -> str:

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..index.contracts import ArticleStore
+from ..query import time_form
 from ..resources import load_prompt, render
 from ..types import Answer, Hit, Retrieved, StreamEvent
 from . import citations
 from .base import abstention, one_shot
-from .dated import time_form
 from .evidence import OverlapEvidence, make_evidence
 from .models import ChatModel, Message
 
