@@ -83,7 +83,11 @@ def test_a_follow_up_is_rewritten_once_to_stand_alone():
 
     history = [{"role": "user", "content": "Tell me about Line 4."}, {"role": "assistant", "content": "..."}]
     q = read("When does it open?", history, rewrite)
-    assert (q.asked, q.text, calls) == ("When does it open?", "When does Line 4 open?", ["When does it open?"])
+    assert (q.asked, q.text, calls) == (
+        "When does it open?",
+        "When does Line 4 open?",
+        ["When does it open?"],
+    )
     assert read("When does it open?", None, rewrite).text == "When does it open?" and len(calls) == 1
 
 
