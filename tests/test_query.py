@@ -131,3 +131,22 @@ def test_a_question_is_analysed_once_per_ask(sample_qa, monkeypatch):
     assert len(calls) == 1
     list(sample_qa.ask_stream("Which company makes the signalling, and who pays for the delay?"))
     assert len(calls) == 2
+
+
+def test_the_words_judged_follow_what_the_search_kept_to():
+    import numpy as np
+
+    from articleqa.query import judged, period_said
+    from articleqa.types import Retrieved
+
+    q = read("What did the Ledger report last week?")
+    vec = np.zeros(3, dtype=np.float32)
+    none = Retrieved(q.text, [], vec, query=q)
+    assert judged(q, none) == q.text and period_said(q, none) == ""
+    outlet = Retrieved(q.text, [], vec, query=q, kept=frozenset({"outlets"}))
+    assert judged(q, outlet) == without_outlets(q.text, [LEDGER]) and period_said(q, outlet) == ""
+    both = Retrieved(q.text, [], vec, query=q, kept=frozenset({"outlets", "period"}))
+    assert judged(q, both) == focus(q, outlets=True, period=True) and "last week" not in judged(q, both)
+    assert period_said(q, both) == q.period_note != ""
+    other = read("What did the Wire report?")  # asked of passages retrieved for another question
+    assert judged(other, both) == other.text and period_said(other, both) == ""

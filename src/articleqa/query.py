@@ -4,11 +4,12 @@ question's parts, the outlets and the period it names, the event it is placed be
 after and the answer form it asks for from it, instead of each reading the words again.
 
 The answer forms are registered here, in `FORMS`, in the order they are tried: a form is a
-name (`Answer.form`), how a question asks for it (``detect``) and what it asks for
-(``asks``: the docs', the prompt's and the UI's one-line wording). The extractive answerer's
-handler for each is `answer/dated.py`'s ``DatedAnswers.HANDLERS`` (keyed by these names);
-the generative answerer puts the name on its `Answer`. A new form is one entry here and one
-handler there.
+name (`Answer.form`), how a question asks for it (``detect``, reading the `Query`) and what
+it asks for (``asks``). `analyze` puts every form a question asks for on ``Query.forms``.
+The extractive answerer's handler for each is in `answer/dated.py`'s ``DatedAnswers.answer``
+(the time forms by name; "after", "before" and "order" once retrieval dated the event, a
+comparison of outlets by the extractive answerer quoting each); the generative answerer
+puts the name on its `Answer`. A new form is one entry here and its handler there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .index.contracts import CorpusStats
 from .outlets import named_outlets, without_outlets
 from .periods import asks_latest, period, period_note, relation, without_period
 from .text import question_parts
-from .types import Query
+from .types import Query, Retrieved
 
 # Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
 # ("the first delay" is asked about its first report too).
@@ -63,9 +64,12 @@ FORMS: tuple[Form, ...] = (
 TIME_FORMS = ("timeline", "latest", "earliest")
 
 
-def time_form(question: str) -> str | None:
+def time_form(question: str | Query) -> str | None:
     """ "timeline", "latest", "earliest" or None: how a question about a developing story
-    wants its reports ordered."""
+    wants its reports ordered (of a `Query`, the first of its forms that orders them; of a
+    text, read from its words alone)."""
+    if isinstance(question, Query):
+        return next((f for f in question.forms if f in TIME_FORMS), None)
     q = Query(question, question, [question], [])
     return next((f.name for f in FORMS if f.name in TIME_FORMS and f.detect(q)), None)
 
@@ -96,7 +100,7 @@ def analyze(
         relation=rel,
         event_outlets=named_outlets(rel.main, stats.outlets()) if rel else [],
     )
-    q.form = next((f.name for f in FORMS if f.detect(q)), "")
+    q.forms = tuple(f.name for f in FORMS if f.detect(q))
     return q
 
 
@@ -111,3 +115,28 @@ def focus(q: Query, *, outlets: bool = False, period: bool = False, event: bool 
     if period:
         return without_period(judged or q.text)
     return judged
+
+
+def query_for(retrieved: Retrieved, question: str, cfg: Config, stats: CorpusStats) -> Query:
+    """The `Query` an answerer asked ``question`` of ``retrieved`` answers: the one retrieval
+    searched for, or (another question asked of the same passages) that question's own."""
+    q = retrieved.query
+    if q is not None and q.text == question:
+        return q
+    return analyze(question, None, cfg, stats)
+
+
+def judged(q: Query, retrieved: Retrieved) -> str:
+    """The words the passages are judged on, for ``q`` answered from ``retrieved``: without the
+    period, outlets or event the search kept to (`focus`), which the passages' dates and
+    outlets answer, not their words; the question itself when retrieved for another one."""
+    if retrieved.query is not q:
+        return q.text
+    kept = retrieved.kept
+    return focus(q, outlets="outlets" in kept, period="period" in kept, event="event" in kept) or q.text
+
+
+def period_said(q: Query, retrieved: Retrieved) -> str:
+    """How the period the search kept to was read (``Query.period_note``), to say in the
+    answer; "" when the search kept to none."""
+    return q.period_note if retrieved.query is q and "period" in retrieved.kept else ""

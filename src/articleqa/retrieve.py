@@ -14,7 +14,7 @@ import numpy as np
 
 from .index.contracts import ArticleStore
 from .outlets import named_outlets, without_outlets
-from .query import analyze, focus
+from .query import analyze
 from .text import coverage, passage_terms, terms
 from .types import Anchor, Filters, Hit, Query, Relation, Retrieved, Sighting
 
@@ -47,10 +47,11 @@ def retrieve(
 
     ``question`` is a `Query` (`query.analyze`: what the question names and asks, read once
     per question) or a question's text, analysed here. Retrieval reads the question's parts,
-    outlets, period and relation from it; what it returns besides the hits is what those led
-    to against the store: whether a named period or outlet restricted the search (``focus``,
-    ``period_note``) and where a named event was first reported (``anchor``: the `Anchor`
-    resolving the Query's `Relation`), since those depend on what the collection holds.
+    outlets, period and relation from it; what it returns besides the hits (and the Query) is
+    what those led to against the store, since that depends on what the collection holds:
+    which of the named outlets, period or event the search kept to (``Retrieved.kept``) and
+    where a named event was first reported (``Retrieved.anchor``: the `Anchor` resolving the
+    Query's `Relation`).
 
     With ``expand_parts``, a question with two parts ("Which X ..., and which Y ...?") also
     gets each part's ``PART_HITS`` best passages that aren't already there, ranked after them.
@@ -64,8 +65,8 @@ def retrieve(
 
     With ``time_aware`` and no dates in ``filters``, a period the question names ("in
     March", "last week", "since 14 April": `periods.period`, against the newest article)
-    restricts the search to articles published in it, unless none was. ``Retrieved.focus`` is
-    then the question without the period and the outlets it kept to, for the evidence.
+    restricts the search to articles published in it, unless none was (the answer is then
+    judged without the period and the outlets it kept to: `query.judged`).
     A question placed before or after an event instead ("What did Kessel do after Tarrow
     rejected its offer?": `periods.relation`) is dated by the event's first report
     (`Retrieved.anchor`) and searched among the reports from that day on (after) or before it.
@@ -77,8 +78,7 @@ def retrieve(
             within = replace(filters or Filters(), since=q.period[0], until=q.period[1])
             dated = _retrieve(store, q, qvec, top_k, within, expand_parts, outlet_aware)
             if dated.hits:  # a period nothing was published in restricts nothing
-                return replace(dated, focus=focus(q, outlets=dated.focus is not None, period=True),
-                               period_note=q.period_note)  # fmt: skip
+                return replace(dated, kept=dated.kept | {"period"})
         if q.relation is not None:
             return _around_event(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
     return _retrieve(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
@@ -107,7 +107,7 @@ def _around_event(
         got = _retrieve(store, q, qvec, top_k, replace(filters or Filters(), since=since, until=until),
                         expand_parts, outlet_aware)  # fmt: skip
         if got.hits:  # judged without the event, as a period is: the dates answer it
-            got = replace(got, focus=focus(q, event=True))
+            got = replace(got, kept=got.kept | {"event"})
         else:  # nothing was reported then: answer as if the event weren't named
             got = _retrieve(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
     return replace(got, anchor=anchor)
@@ -188,7 +188,7 @@ def _retrieve(
                     have.add(h.chunk.id)
                     _set_rank(h, len(hits))
                     hits.append(h)
-    return Retrieved(question, hits, qvec, query=q, focus=focus(q, outlets=True) if named else None)
+    return Retrieved(question, hits, qvec, query=q, kept=frozenset({"outlets"} if named else ()))
 
 
 def _balanced(

@@ -211,7 +211,12 @@ class Query:
     period_note: str = ""  # how that period was read, to say in the answer (periods.period_note)
     relation: Relation | None = None  # the event it is placed before or after (periods.relation)
     event_outlets: list[str] = field(default_factory=list)  # outlets named in the relation's main clause
-    form: str = ""  # the answer form it asks for: a name in `query.FORMS`, "" for a plain answer
+    forms: tuple[str, ...] = ()  # the answer forms it asks for (names in `query.FORMS`, in its order)
+
+    @property
+    def form(self) -> str:
+        """The answer form it asks for, "" for a plain answer."""
+        return self.forms[0] if self.forms else ""
 
 
 @dataclass
@@ -224,21 +229,13 @@ class Retrieved:
     qvec: npt.NDArray[np.float32]  # (dim,), L2-normalised
     # The Query searched for: what the question asks (`query.analyze`), read once.
     query: Query | None = None
-    # The question as the evidence should judge the passages: without the period or the
-    # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
-    # dates and outlets answer, not their words. None: the question itself.
-    focus: str | None = None
-    anchor: Anchor | None = None  # the event the question is placed before or after
-    period_note: str = ""  # what a relative period retrieval kept to was read as (periods.period_note)
-
-    @property
-    def judged(self) -> str:
-        return self.focus or self.question
-
-    def judged_for(self, question: str) -> str:
-        """The question to judge the passages by, for an answerer asked ``question``: the focus
-        when it was retrieved for that question, else ``question`` itself."""
-        return self.judged if question == self.question else question
+    # Retrieval's outcome, not the question's: where the event ``query.relation`` names was
+    # first reported (`retrieve.event_anchor`), and which of what the Query names the search
+    # kept to ("outlets", "period", "event"): a period nothing was published in, or an event
+    # nothing was reported after, restricts nothing. `query.judged` and `query.period_said`
+    # read them.
+    anchor: Anchor | None = None
+    kept: frozenset[str] = frozenset()
 
     def candidates(self) -> list[Hit]:
         """Every hit followed by its collapsed copies, in rank order."""

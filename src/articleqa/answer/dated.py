@@ -18,7 +18,7 @@ from ..periods import asks_latest_on_story, day, mentioned_dates
 from ..query import time_form
 from ..retrieve import ANCHOR_RATIO
 from ..text import coverage, terms
-from ..types import Anchor, Answer, Hit, Retrieved, Sighting
+from ..types import Anchor, Answer, Hit, Query, Retrieved, Sighting
 from .base import abstention, cite
 from .evidence import Evidence, Scored
 
@@ -98,10 +98,17 @@ class DatedAnswers:
         )
 
     def answer(
-        self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved
+        self,
+        question: str,
+        q: Query,
+        judged: str,
+        scored: list[Scored],
+        confidence: float,
+        retrieved: Retrieved,
     ):
+        """The date-ordered answer ``q`` asks for (its forms, `query.FORMS`), or None."""
         anchor = retrieved.anchor
-        if len(named_outlets(question, self.outlets())) > 1 and not (anchor and anchor.relation.yes_no):
+        if len(q.outlets) > 1 and not (anchor and anchor.relation.yes_no):
             # A comparison of outlets ("How did the Ledger and the Wire differ on the cost after
             # the first delay?"): each outlet is quoted; retrieval kept to the reports asked of.
             return None
@@ -111,7 +118,7 @@ class DatedAnswers:
             return self._around(question, judged, scored, retrieved, anchor)
         if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
             return None  # reports of one date (or undated pages): nothing to order
-        when = time_form(question)
+        when = time_form(q)
         form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(
             when or ""
         )
