@@ -286,9 +286,10 @@ class Answer(JSONForm):
     standalone_question: str | None = None
     # What the citation check did to a generated answer's claims (dropped, re-cited, trimmed).
     checks: list[ClaimCheck] = field(default_factory=list)
-    # How a question about a developing story was answered: "timeline" (one cited line per
-    # development, oldest first; the UI draws it as a timeline), "latest", "earliest",
-    # "before"/"after" (an event), "order" (which came first); "" for a plain answer.
+    # How a question about a developing story was answered: the name of an answer form
+    # (`query.FORMS`, where each is registered): "timeline" (one cited line per development,
+    # oldest first; the UI draws it as a timeline), "latest", "earliest", "before"/"after" (an
+    # event), "order" (which came first); "" for a plain answer.
     form: str = ""
 
     def to_dict(self) -> AnswerJSON:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ..outlets import named_outlets
 from ..periods import asks_latest_on_story, day, mentioned_dates
 from ..query import time_form
 from ..retrieve import ANCHOR_RATIO
@@ -87,15 +86,8 @@ def weekdays_note(s: Scored) -> str:
 class DatedAnswers:
     """The date-ordered answers; `answer` is None when none applies."""
 
-    def __init__(self, evidence: Evidence, outlets: Callable[[], list[str]], threshold: float,
-                 idf: Callable[[str], float], name: str):  # fmt: skip
-        self.evidence, self.outlets, self.threshold, self.idf, self.name = (
-            evidence,
-            outlets,
-            threshold,
-            idf,
-            name,
-        )
+    def __init__(self, evidence: Evidence, threshold: float, idf: Callable[[str], float], name: str):
+        self.evidence, self.threshold, self.idf, self.name = evidence, threshold, idf, name
 
     def answer(
         self,
@@ -255,7 +247,10 @@ class DatedAnswers:
         reranked by the question), quoted by its article's best sentence. Sentence scores
         alone miss a telling in other words ("will not open on April 18 after all" is the
         Ledger's report of the delay)."""
-        subject = [o for o in named_outlets(anchor.relation.main, self.outlets()) if o != anchor.outlet]
+        # The anchor resolves the relation of the Query retrieval searched for: its main
+        # clause's outlets are that Query's.
+        assert retrieved.query is not None and retrieved.query.relation == anchor.relation
+        subject = [o for o in retrieved.query.event_outlets if o != anchor.outlet]
         if not subject:
             return None
         out = []

@@ -43,7 +43,7 @@ class ExtractiveAnswerer:
     def __init__(self, store: ArticleStore, cfg: Config, evidence: Evidence | None = None):
         self.store, self.cfg = store, cfg
         self.evidence = evidence or make_evidence(store, cfg)
-        self.dated = DatedAnswers(self.evidence, store.outlets, cfg.threshold, store.idf, self.name)
+        self.dated = DatedAnswers(self.evidence, cfg.threshold, store.idf, self.name)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
