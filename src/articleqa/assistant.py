@@ -18,6 +18,7 @@ from .index import open_store
 from .index.contracts import ArticleStore
 from .ingest.pipeline import IngestReport, Progress, ingest, poll_feeds
 from .offline import keep_offline
+from .query import analyze
 from .retrieve import retrieve
 from .types import Answer, Article, ArticleInfo, FeedState, Filters, Hit, Stats, StreamEvent
 
@@ -206,11 +207,13 @@ class Assistant:
         if not question:
             raise ValueError("the question is empty")
         cfg = self.config
-        standalone = self.standalone(question, history)
+        # The question is understood once (query.py); retrieval and the answerer take that.
+        query = analyze(question, history, cfg, self.store, rewrite=self.standalone)
+        standalone = query.text
         k = top_k or (cfg.llm_passages if cfg.answerer != "extractive" else None)
         retrieved = self.store.reading(
             lambda: retrieve(
-                self.store, standalone, k, filters, expand_parts=True, outlet_aware=True, time_aware=True
+                self.store, query, k, filters, expand_parts=True, outlet_aware=True, time_aware=True
             )
         )
         events = self.answerer.events(standalone, retrieved, stream=stream, history=history or None)

@@ -14,9 +14,9 @@ import numpy as np
 
 from .index.contracts import ArticleStore
 from .outlets import named_outlets, without_outlets
-from .periods import period, period_note, relation, without_period
-from .text import coverage, passage_terms, question_parts, terms
-from .types import Anchor, Filters, Hit, Relation, Retrieved, Sighting
+from .query import analyze
+from .text import coverage, passage_terms, terms
+from .types import Anchor, Filters, Hit, Query, Relation, Retrieved, Sighting
 
 # Two passages of copies of one story are "the same passage" above this cosine
 # (see index/dedup.py for the measurements behind the story-level thresholds; this value
@@ -35,7 +35,7 @@ ANCHOR_MIN = 0.5  # least coverage of the event's terms for a sentence to state 
 
 def retrieve(
     store: ArticleStore,
-    question: str,
+    question: str | Query,
     top_k: int | None = None,
     filters: Filters | None = None,
     *,
@@ -44,6 +44,14 @@ def retrieve(
     time_aware: bool = False,
 ) -> Retrieved:
     """The ``top_k`` best chunks for ``question`` and the question vector used.
+
+    ``question`` is a `Query` (`query.analyze`: what the question names and asks, read once
+    per question) or a question's text, analysed here. Retrieval reads the question's parts,
+    outlets, period and relation from it; what it returns besides the hits (and the Query) is
+    what those led to against the store, since that depends on what the collection holds:
+    which of the named outlets, period or event the search kept to (``Retrieved.kept``) and
+    where a named event was first reported (``Retrieved.anchor``: the `Anchor` resolving the
+    Query's `Relation`).
 
     With ``expand_parts``, a question with two parts ("Which X ..., and which Y ...?") also
     gets each part's ``PART_HITS`` best passages that aren't already there, ranked after them.
@@ -57,38 +65,38 @@ def retrieve(
 
     With ``time_aware`` and no dates in ``filters``, a period the question names ("in
     March", "last week", "since 14 April": `periods.period`, against the newest article)
-    restricts the search to articles published in it, unless none was. ``Retrieved.focus`` is
-    then the question without the period and the outlets it kept to, for the evidence.
+    restricts the search to articles published in it, unless none was (the answer is then
+    judged without the period and the outlets it kept to: `query.judged`).
     A question placed before or after an event instead ("What did Kessel do after Tarrow
     rejected its offer?": `periods.relation`) is dated by the event's first report
     (`Retrieved.anchor`) and searched among the reports from that day on (after) or before it.
     """
-    qvec = store.embed([question])[0]
+    q = question if isinstance(question, Query) else analyze(question, None, store.cfg, store)
+    qvec = store.embed([q.text])[0]
     if time_aware and not (filters and (filters.since or filters.until)):
-        span = period(question, store.newest_date())
-        if span is not None:
-            within = replace(filters or Filters(), since=span[0], until=span[1])
-            dated = _retrieve(store, question, qvec, top_k, within, expand_parts, outlet_aware)
+        if q.period is not None:
+            within = replace(filters or Filters(), since=q.period[0], until=q.period[1])
+            dated = _retrieve(store, q, qvec, top_k, within, expand_parts, outlet_aware)
             if dated.hits:  # a period nothing was published in restricts nothing
-                note = period_note(question, span, store.newest_date())
-                return replace(dated, focus=without_period(dated.judged), period_note=note)
-        rel = relation(question)
-        if rel is not None:
-            return _around_event(store, question, qvec, top_k, filters, rel, expand_parts, outlet_aware)
-    return _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+                return replace(dated, kept=dated.kept | {"period"})
+        if q.relation is not None:
+            return _around_event(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
+    return _retrieve(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
 
 
 def _around_event(
-    store: ArticleStore, question: str, qvec: np.ndarray, top_k: int | None, filters: Filters | None,
-    rel: Relation, expand_parts: bool, outlet_aware: bool,
+    store: ArticleStore, q: Query, qvec: np.ndarray, top_k: int | None, filters: Filters | None,
+    expand_parts: bool, outlet_aware: bool,
 ) -> Retrieved:  # fmt: skip
     """Retrieval for a question placed before or after an event: a wh-question among the
     reports after the event's first report (from its day: what followed may be in the same
     report) or before it; a yes/no question ("Did A happen before B?") as it is, with the
     event's sentence added, since both need comparing."""
+    rel = q.relation
+    assert rel is not None
     anchor = event_anchor(store, rel, filters)
     if anchor.first is None or rel.yes_no:
-        got = _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+        got = _retrieve(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
     else:
         day = anchor.first.date
         since, until = (
@@ -96,12 +104,12 @@ def _around_event(
             if rel.rel == "after"
             else ("", (date.fromisoformat(day) - timedelta(days=1)).isoformat())
         )
-        got = _retrieve(store, question, qvec, top_k, replace(filters or Filters(), since=since, until=until),
+        got = _retrieve(store, q, qvec, top_k, replace(filters or Filters(), since=since, until=until),
                         expand_parts, outlet_aware)  # fmt: skip
         if got.hits:  # judged without the event, as a period is: the dates answer it
-            got = replace(got, focus=without_outlets(rel.main, named_outlets(rel.main, store.outlets())))
+            got = replace(got, kept=got.kept | {"event"})
         else:  # nothing was reported then: answer as if the event weren't named
-            got = _retrieve(store, question, qvec, top_k, filters, expand_parts, outlet_aware)
+            got = _retrieve(store, q, qvec, top_k, filters, expand_parts, outlet_aware)
     return replace(got, anchor=anchor)
 
 
@@ -153,23 +161,24 @@ def first_report(
 
 def _retrieve(
     store: ArticleStore,
-    question: str,
+    q: Query,
     qvec: np.ndarray,
     top_k: int | None,
     filters: Filters | None,
     expand_parts: bool,
     outlet_aware: bool,
 ) -> Retrieved:
+    question = q.text
     named: list[str] = []
     if outlet_aware and not (filters and filters.sources):
-        named = named_outlets(question, store.outlets())
+        named = q.outlets
     if named:
         filters = replace(filters or Filters(), sources=named)
     if len(named) > 1:
         hits = _balanced(store, question, qvec, top_k, filters, named)
     else:
         hits = search(store, question, qvec, top_k, filters)
-    parts = question_parts(question) if expand_parts else [question]
+    parts = q.parts if expand_parts else [question]
     if len(parts) == 2:
         have = {h.chunk.id for h in hits}
         for part in parts:
@@ -179,7 +188,7 @@ def _retrieve(
                     have.add(h.chunk.id)
                     _set_rank(h, len(hits))
                     hits.append(h)
-    return Retrieved(question, hits, qvec, focus=without_outlets(question, named) if named else None)
+    return Retrieved(question, hits, qvec, query=q, kept=frozenset({"outlets"} if named else ()))
 
 
 def _balanced(

@@ -192,6 +192,34 @@ class Anchor:
 
 
 @dataclass
+class Query:
+    """A question as understood, once per question (`query.analyze`), before any search:
+    retrieval and the answerers take it instead of reading the question again.
+
+    It holds what the words say, against what the collection is (its outlets, its newest
+    date), not what a search found: the event of a before/after question is a `Relation`
+    here; where that event was first reported depends on the passages, so retrieval resolves
+    it into an `Anchor` and returns it with the hits (``Retrieved.anchor``). Likewise whether
+    a named period or outlet actually restricted the search (a period nothing was published
+    in restricts nothing) is retrieval's outcome, and so is the focus it leads to."""
+
+    asked: str  # the question as asked
+    text: str  # standing alone: a follow-up rewritten with the chat history, else ``asked``
+    parts: list[str]  # a two-part question's two parts (text.question_parts), else [text]
+    outlets: list[str]  # the collection's outlets it names (outlets.named_outlets)
+    period: tuple[str, str] | None = None  # (since, until) of a period it names (periods.period)
+    period_note: str = ""  # how that period was read, to say in the answer (periods.period_note)
+    relation: Relation | None = None  # the event it is placed before or after (periods.relation)
+    event_outlets: list[str] = field(default_factory=list)  # outlets named in the relation's main clause
+    forms: tuple[str, ...] = ()  # the answer forms it asks for (names in `query.FORMS`, in its order)
+
+    @property
+    def form(self) -> str:
+        """The answer form it asks for, "" for a plain answer."""
+        return self.forms[0] if self.forms else ""
+
+
+@dataclass
 class Retrieved:
     """What retrieval hands an answerer: the passages, and the question vector it searched with
     (answerers compare sentences with it, so the question is embedded once)."""
@@ -199,21 +227,15 @@ class Retrieved:
     question: str
     hits: list[Hit]
     qvec: npt.NDArray[np.float32]  # (dim,), L2-normalised
-    # The question as the evidence should judge the passages: without the period or the
-    # outlets retrieval already kept to ("in April", "the Ledger"), which the passages'
-    # dates and outlets answer, not their words. None: the question itself.
-    focus: str | None = None
-    anchor: Anchor | None = None  # the event the question is placed before or after
-    period_note: str = ""  # what a relative period retrieval kept to was read as (periods.period_note)
-
-    @property
-    def judged(self) -> str:
-        return self.focus or self.question
-
-    def judged_for(self, question: str) -> str:
-        """The question to judge the passages by, for an answerer asked ``question``: the focus
-        when it was retrieved for that question, else ``question`` itself."""
-        return self.judged if question == self.question else question
+    # The Query searched for: what the question asks (`query.analyze`), read once.
+    query: Query | None = None
+    # Retrieval's outcome, not the question's: where the event ``query.relation`` names was
+    # first reported (`retrieve.event_anchor`), and which of what the Query names the search
+    # kept to ("outlets", "period", "event"): a period nothing was published in, or an event
+    # nothing was reported after, restricts nothing. `query.judged` and `query.period_said`
+    # read them.
+    anchor: Anchor | None = None
+    kept: frozenset[str] = frozenset()
 
     def candidates(self) -> list[Hit]:
         """Every hit followed by its collapsed copies, in rank order."""
@@ -264,9 +286,10 @@ class Answer(JSONForm):
     standalone_question: str | None = None
     # What the citation check did to a generated answer's claims (dropped, re-cited, trimmed).
     checks: list[ClaimCheck] = field(default_factory=list)
-    # How a question about a developing story was answered: "timeline" (one cited line per
-    # development, oldest first; the UI draws it as a timeline), "latest", "earliest",
-    # "before"/"after" (an event), "order" (which came first); "" for a plain answer.
+    # How a question about a developing story was answered: the name of an answer form
+    # (`query.FORMS`, where each is registered): "timeline" (one cited line per development,
+    # oldest first; the UI draws it as a timeline), "latest", "earliest", "before"/"after" (an
+    # event), "order" (which came first); "" for a plain answer.
     form: str = ""
 
     def to_dict(self) -> AnswerJSON:

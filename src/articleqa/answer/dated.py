@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ..outlets import named_outlets
-from ..periods import asks_latest, asks_latest_on_story, day, mentioned_dates
+from ..periods import asks_latest_on_story, day, mentioned_dates
+from ..query import time_form
 from ..retrieve import ANCHOR_RATIO
 from ..text import coverage, terms
-from ..types import Anchor, Answer, Hit, Retrieved, Sighting
+from ..types import Anchor, Answer, Hit, Query, Retrieved, Sighting
 from .base import abstention, cite
 from .evidence import Evidence, Scored
 
@@ -41,13 +41,6 @@ TIMELINE_LINES = 6
 # (the ratio retrieve dates the event by): it is no answer to what came before or after it.
 STATES_EVENT = ANCHOR_RATIO
 
-# Any "first": on the dated set, limiting it to "first reported", "who first" etc. lost answers
-# ("the first delay" is asked about its first report too).
-_EARLIEST = re.compile(
-    r"\b(?:first|earliest|originally|original|initially|initial|broke the (?:news|story))\b", re.I
-)
-_TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
-                       r"|(?:developments|chronology) (?:of|in)|(?:trace|track|follow) .+ (?:through|across|over))\b", re.I)  # fmt: skip
 # The words that ask for a timeline, not about the story: "Give me a timeline of Kessel's
 # pursuit of Tarrow" is judged as "Kessel's pursuit of Tarrow" (news_timedev, type timeline).
 _TIMELINE_WORDS = re.compile(
@@ -55,18 +48,6 @@ _TIMELINE_WORDS = re.compile(
     r"|what\s+(?:has\s+)?happened\s+(?:with|to|in)|trace|track|follow)\s+|\s+(?:through|across|over)\s+the\s+"
     r"(?:coverage|reports|weeks|months)\s*(?=[?.!]*\s*$)", re.I,
 )  # fmt: skip
-
-
-def time_form(question: str) -> str | None:
-    """ "timeline", "latest", "earliest" or None: how a question about a developing story
-    wants its reports ordered."""
-    if _TIMELINE.search(question):
-        return "timeline"
-    if asks_latest(question):
-        return "latest"
-    if _EARLIEST.search(question):
-        return "earliest"
-    return None
 
 
 def judged_for_form(judged: str) -> str:
@@ -105,21 +86,21 @@ def weekdays_note(s: Scored) -> str:
 class DatedAnswers:
     """The date-ordered answers; `answer` is None when none applies."""
 
-    def __init__(self, evidence: Evidence, outlets: Callable[[], list[str]], threshold: float,
-                 idf: Callable[[str], float], name: str):  # fmt: skip
-        self.evidence, self.outlets, self.threshold, self.idf, self.name = (
-            evidence,
-            outlets,
-            threshold,
-            idf,
-            name,
-        )
+    def __init__(self, evidence: Evidence, threshold: float, idf: Callable[[str], float], name: str):
+        self.evidence, self.threshold, self.idf, self.name = evidence, threshold, idf, name
 
     def answer(
-        self, question: str, judged: str, scored: list[Scored], confidence: float, retrieved: Retrieved
+        self,
+        question: str,
+        q: Query,
+        judged: str,
+        scored: list[Scored],
+        confidence: float,
+        retrieved: Retrieved,
     ):
+        """The date-ordered answer ``q`` asks for (its forms, `query.FORMS`), or None."""
         anchor = retrieved.anchor
-        if len(named_outlets(question, self.outlets())) > 1 and not (anchor and anchor.relation.yes_no):
+        if len(q.outlets) > 1 and not (anchor and anchor.relation.yes_no):
             # A comparison of outlets ("How did the Ledger and the Wire differ on the cost after
             # the first delay?"): each outlet is quoted; retrieval kept to the reports asked of.
             return None
@@ -129,7 +110,7 @@ class DatedAnswers:
             return self._around(question, judged, scored, retrieved, anchor)
         if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
             return None  # reports of one date (or undated pages): nothing to order
-        when = time_form(question)
+        when = time_form(q)
         form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(
             when or ""
         )
@@ -266,7 +247,10 @@ class DatedAnswers:
         reranked by the question), quoted by its article's best sentence. Sentence scores
         alone miss a telling in other words ("will not open on April 18 after all" is the
         Ledger's report of the delay)."""
-        subject = [o for o in named_outlets(anchor.relation.main, self.outlets()) if o != anchor.outlet]
+        # The anchor resolves the relation of the Query retrieval searched for: its main
+        # clause's outlets are that Query's.
+        assert retrieved.query is not None and retrieved.query.relation == anchor.relation
+        subject = [o for o in retrieved.query.event_outlets if o != anchor.outlet]
         if not subject:
             return None
         out = []

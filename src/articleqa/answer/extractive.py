@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 from ..config import Config
 from ..index.contracts import ArticleStore
-from ..outlets import named_outlets
-from ..text import answer_type, coverage, figure_units, numbers, passage_terms, question_parts, terms
-from ..types import Answer, Citation, Hit, Retrieved, StreamEvent
+from ..query import judged as judged_words
+from ..query import period_said, query_for
+from ..text import answer_type, coverage, figure_units, numbers, passage_terms, terms
+from ..types import Answer, Citation, Hit, Query, Retrieved, StreamEvent
 from .base import abstention, cite, one_shot
 from .dated import DatedAnswers, judged_for_form, outlet_name, quote, weekdays_note
 from .evidence import Evidence, Scored, injected_spans, make_evidence
@@ -42,7 +43,7 @@ class ExtractiveAnswerer:
     def __init__(self, store: ArticleStore, cfg: Config, evidence: Evidence | None = None):
         self.store, self.cfg = store, cfg
         self.evidence = evidence or make_evidence(store, cfg)
-        self.dated = DatedAnswers(self.evidence, store.outlets, cfg.threshold, store.idf, self.name)
+        self.dated = DatedAnswers(self.evidence, cfg.threshold, store.idf, self.name)
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None
@@ -50,24 +51,26 @@ class ExtractiveAnswerer:
         yield from one_shot(self.answer(question, retrieved, history))  # computed once the caller asks
 
     def answer(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> Answer:
-        ans = self._answer(question, retrieved, history)
-        if retrieved.period_note and not ans.abstained:  # say how "last week" was read
-            ans.text += f" ({retrieved.period_note}.)"
+        q = query_for(retrieved, question, self.cfg, self.store)
+        ans = self._answer(question, q, retrieved, history)
+        note = period_said(q, retrieved)
+        if note and not ans.abstained:  # say how "last week" was read
+            ans.text += f" ({note}.)"
         return ans
 
-    def _answer(self, question: str, retrieved: Retrieved, history: list[dict] | None) -> Answer:
+    def _answer(self, question: str, q: Query, retrieved: Retrieved, history: list[dict] | None) -> Answer:
         hits = retrieved.hits
         # The passages are judged without the period or outlets retrieval kept to.
         # (and for a timeline, without the words asking for one).
-        judged = judged_for_form(retrieved.judged_for(question))
+        judged = judged_for_form(judged_words(q, retrieved))
         scored = self.ranked(judged, retrieved, history)
         confidence = self.evidence.confidence(judged, scored)
         if not scored or confidence < self.cfg.threshold:
             return abstention(question, hits, confidence, self.name)
-        dated = self.dated.answer(question, judged, scored, confidence, retrieved)
+        dated = self.dated.answer(question, q, judged, scored, confidence, retrieved)
         if dated is not None:
             return dated
-        chosen = self._choose(question, scored)
+        chosen = self._choose(q, scored)
         citations = [cite(n, s.hit, s.start, s.end) for n, s in enumerate(chosen, 1)]
         when = answer_type(question) == "date"  # "opened on Saturday" answers "when" only with its date
         parts = [
@@ -83,12 +86,12 @@ class ExtractiveAnswerer:
         the first)."""
         return prefer_typed(question, not_said(self.evidence.rank(question, retrieved), history))
 
-    def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
+    def _choose(self, q: Query, scored: list[Scored]) -> list[Scored]:
         """The sentences to quote: the best, the best for a part it misses, close runners-up;
         in document order when they come from the best one's article."""
         best = scored[0]
         chosen = [best]
-        q_parts = question_parts(question)
+        q_parts = q.parts
         if len(q_parts) == 2:
             # Two questions in one: quote the best sentence for the part the first one misses.
             idf = self.store.idf
@@ -98,7 +101,7 @@ class ExtractiveAnswerer:
             rest = [s for s in scored[1:] if coverage(missed, set(terms(s.text)), idf) >= PART_COVERAGE]
             if rest:
                 chosen.append(max(rest, key=lambda s: coverage(missed, set(terms(s.text)), idf) + s.score))
-        for own in self._other_outlets(question, scored, chosen):
+        for own in self._other_outlets(q, scored, chosen):
             chosen.append(own)
         limit = self.cfg.max_answer_sentences
         for s in scored[1:limit]:
@@ -108,13 +111,13 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda s: (s.hit.rank if s.hit.chunk.article_id != aid else -1, s.start))
         return chosen
 
-    def _other_outlets(self, question: str, scored: list[Scored], chosen: list[Scored]) -> list[Scored]:
+    def _other_outlets(self, q: Query, scored: list[Scored], chosen: list[Scored]) -> list[Scored]:
         """For a question naming several outlets of the collection ("How did the Ledger and the
         Wire differ on ..."), the sentence of each named outlet not yet quoted that says what
         the best sentence says: the highest score plus likeness to the best sentence (its
         cosine), among the outlet's sentences scoring at least ``OUTLET_RATIO`` of the best
         (those giving a figure in the best one's units, if any do)."""
-        named = named_outlets(question, self.store.outlets())
+        named = q.outlets
         if len(named) < 2:
             return []
         best = scored[0]

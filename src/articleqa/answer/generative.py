@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..index.contracts import ArticleStore
+from ..query import judged as judged_words
+from ..query import period_said, query_for, time_form
 from ..resources import load_prompt, render
-from ..types import Answer, Hit, Retrieved, StreamEvent
+from ..types import Answer, Hit, Query, Retrieved, StreamEvent
 from . import citations
 from .base import abstention, one_shot
-from .dated import time_form
 from .evidence import OverlapEvidence, make_evidence
 from .models import ChatModel, Message
 
@@ -53,14 +54,15 @@ class GenerativeAnswerer:
         say" is the abstention.
         """
         cfg, hits = self.cfg, retrieved.hits
-        judged = retrieved.judged_for(question)
+        q = query_for(retrieved, question, cfg, self.store)
+        judged = judged_words(q, retrieved)
         conf = self.evidence.best_confidence(judged, retrieved) if hits else 0.0
         if not hits or (cfg.llm_evidence_gate and conf < cfg.llm_gate_threshold):
             yield from one_shot(abstention(question, hits, conf, self.name))
             return
         model = self._model()
         shown = with_sightings(fit_passages(hits, cfg), retrieved)
-        messages = answer_messages(question, shown, cfg, retrieved.period_note)
+        messages = answer_messages(question, shown, cfg, period_said(q, retrieved))
         if stream:
             parts = []
             for text in model.stream(messages):
@@ -71,7 +73,7 @@ class GenerativeAnswerer:
             raw = model.complete(messages)
             yield StreamEvent("token", text=raw)
         answer = self.finish(question, raw, shown, conf)
-        answer.form = answer_form(question, retrieved, answer)
+        answer.form = answer_form(q, retrieved, answer)
         yield StreamEvent("answer", answer=answer)
 
     def finish(self, question: str, raw: str, shown: list[Hit], conf: float) -> Answer:
@@ -95,7 +97,7 @@ def with_sightings(shown: list[Hit], retrieved: Retrieved) -> list[Hit]:
     return out
 
 
-def answer_form(question: str, retrieved: Retrieved, answer: Answer) -> str:
+def answer_form(q: Query, retrieved: Retrieved, answer: Answer) -> str:
     """`Answer.form` for a generated answer: the question's, when the answer cites reports of
     more than one date (the UI then draws a timeline as one)."""
     if answer.abstained or len({c.published_at for c in answer.citations if c.published_at}) < 2:
@@ -103,7 +105,7 @@ def answer_form(question: str, retrieved: Retrieved, answer: Answer) -> str:
     anchor = retrieved.anchor
     if anchor is not None:
         return "order" if anchor.relation.yes_no else anchor.relation.rel
-    return time_form(question) or ""
+    return time_form(q) or ""
 
 
 # ---- prompts --------------------------------------------------------------------------------
