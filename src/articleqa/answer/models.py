@@ -81,6 +81,19 @@ def _connection_reason(e: BaseException) -> str:
     return "connection failed"
 
 
+# An HTTP error of the server: (openai exception, kind, what happened, what to check).
+_STATUS_ERRORS = (
+    ("AuthenticationError", "llm_auth", "refused the API key", "check OPENAI_API_KEY / ARTICLEQA_LLM_API_KEY"),
+    ("PermissionDeniedError", "llm_forbidden", "denied access to model '{model}'",
+     "check the API key's permissions, or --llm-model / ARTICLEQA_LLM_MODEL"),
+    ("NotFoundError", "llm_model_not_found", "has no model '{model}'",
+     "check --llm-model / ARTICLEQA_LLM_MODEL, and that the URL is the API's root "
+     f"(it usually ends in /v1; {_CHECK_URL})"),
+    ("RateLimitError", "llm_rate_limited", "is limiting requests", "wait and try again, or check the account's quota"),
+    ("APIStatusError", "llm_server_error", "failed", ""),
+)  # fmt: skip
+
+
 def openai_error(e: Exception, url: str, model: str, timeout: float) -> LLMError | None:
     """``e``, an exception of the ``openai`` package, as an `LLMError`; None for anything else."""
     import openai
@@ -97,31 +110,10 @@ def openai_error(e: Exception, url: str, model: str, timeout: float) -> LLMError
             f"cannot reach {server} ({_connection_reason(e)}): is it running? {_CHECK_URL}",
             kind="llm_unreachable", url=url,
         )  # fmt: skip
-    if isinstance(e, openai.AuthenticationError):
-        return LLMError(
-            f"{server} refused the API key (HTTP {status}: {_server_message(e)}): "
-            "check OPENAI_API_KEY / ARTICLEQA_LLM_API_KEY", kind="llm_auth", url=url,
-        )  # fmt: skip
-    if isinstance(e, openai.PermissionDeniedError):
-        return LLMError(
-            f"{server} denied access to model '{model}' (HTTP {status}: {_server_message(e)}): "
-            "check the API key's permissions, or --llm-model / ARTICLEQA_LLM_MODEL", kind="llm_forbidden", url=url,
-        )  # fmt: skip
-    if isinstance(e, openai.NotFoundError):
-        return LLMError(
-            f"{server} has no model '{model}' (HTTP {status}: {_server_message(e)}): check --llm-model / "
-            f"ARTICLEQA_LLM_MODEL, and that the URL is the API's root (it usually ends in /v1; {_CHECK_URL})",
-            kind="llm_model_not_found", url=url,
-        )  # fmt: skip
-    if isinstance(e, openai.RateLimitError):
-        return LLMError(
-            f"{server} is limiting requests (HTTP {status}: {_server_message(e)}): wait and try again, "
-            "or check the account's quota", kind="llm_rate_limited", url=url,
-        )  # fmt: skip
-    if isinstance(e, openai.APIStatusError):
-        return LLMError(
-            f"{server} failed (HTTP {status}: {_server_message(e)})", kind="llm_server_error", url=url
-        )
+    for kind_of, kind, what, hint in _STATUS_ERRORS:  # the first that matches: subclasses first
+        if isinstance(e, getattr(openai, kind_of)):
+            said = f"{server} {what.format(model=model)} (HTTP {status}: {_server_message(e)})"
+            return LLMError(said + (f": {hint}" if hint else ""), kind=kind, url=url)
     if isinstance(e, openai.OpenAIError):
         return LLMError(f"{server} failed: {_server_message(e)}", kind="llm_error", url=url)
     return None
