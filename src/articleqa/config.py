@@ -6,6 +6,8 @@ Values come from (highest first): keyword arguments / CLI flags, environment var
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -151,13 +153,9 @@ class Config(BaseSettings):
     @field_validator("fetch_allow", mode="before")
     @classmethod
     def _split_allow(cls, v: object) -> object:
-        """``"a, 10.0.0.0/8"`` (env, .env) → ["a", "10.0.0.0/8"]; each entry checked."""
-        import ipaddress
-        import re
-
-        items = [x for x in re.split(r"[\s,]+", v) if x] if isinstance(v, str) else v
-        for x in items if isinstance(items, list | tuple) else []:
-            x = str(x).strip()
+        """``"a, 10.0.0.0/8"`` (env, .env) → ["a", "10.0.0.0/8"]; each a host name, address or network."""
+        items = _entries(v)
+        for x in items if isinstance(items, list) else []:
             try:
                 ipaddress.ip_network(x.strip("[]"), strict=False)
             except ValueError:
@@ -172,19 +170,18 @@ class Config(BaseSettings):
     def _split_proxies(cls, v: object) -> object:
         """``"127.0.0.1, 10.0.0.0/8"`` (env, .env) → ["127.0.0.1", "10.0.0.0/8"]; each an
         address or network (a name would need resolving on every request)."""
-        import ipaddress
-        import re
-
-        items = [x for x in re.split(r"[\s,]+", v) if x] if isinstance(v, str) else v
+        items = _entries(v)
+        if not isinstance(items, list):
+            return items
         out = []
-        for x in items if isinstance(items, list | tuple) else []:
-            x = str(x).strip().strip("[]")
+        for x in (x.strip("[]") for x in items):
             try:
-                net = ipaddress.ip_network(x, strict=False) if "/" in x else ipaddress.ip_address(x)
-                out.append(str(net))
+                out.append(
+                    str(ipaddress.ip_network(x, strict=False) if "/" in x else ipaddress.ip_address(x))
+                )
             except ValueError:
                 raise ValueError(f"trusted_proxies entry '{x}' is not an IP address or network") from None
-        return out if isinstance(items, list | tuple) else items
+        return out
 
     @field_validator("data_dir", "prompts_dir", "llm_gguf_path", mode="before")
     @classmethod
@@ -198,3 +195,13 @@ class Config(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+
+def _entries(v: object) -> object:
+    """A list setting as given: a comma- or space-separated string (env, .env) split into its
+    entries, a list or tuple as a list of stripped strings; anything else left for pydantic."""
+    if isinstance(v, str):
+        return [x for x in re.split(r"[\s,]+", v) if x]
+    if isinstance(v, list | tuple):
+        return [str(x).strip() for x in v]
+    return v

@@ -112,7 +112,7 @@ def _place(dest: Path, upload: Path) -> tuple[Path, bool]:
 
 def _same_bytes(a: Path, b: Path) -> bool:
     try:
-        return a.is_file() and a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+        return a.is_file() and filecmp.cmp(a, b, shallow=False)  # sizes first, then the bytes
     except OSError:
         return False
 
