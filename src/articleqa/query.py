@@ -90,15 +90,16 @@ def analyze(
     newest = stats.newest_date()
     span = period(text, newest)
     rel = relation(text)
+    outlets = stats.outlets()
     q = Query(
         asked=question,
         text=text,
         parts=question_parts(text),
-        outlets=named_outlets(text, stats.outlets()),
+        outlets=named_outlets(text, outlets),
         period=span,
         period_note=period_note(text, span, newest) if span else "",
         relation=rel,
-        event_outlets=named_outlets(rel.main, stats.outlets()) if rel else [],
+        event_outlets=named_outlets(rel.main, outlets) if rel else [],
     )
     q.forms = tuple(f.name for f in FORMS if f.detect(q))
     return q
