@@ -1,0 +1,1 @@
+"""Adapters that let other frameworks use articleqa (`articleqa.integrations.llama_index`)."""
