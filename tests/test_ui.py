@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from articleqa import Assistant, Config, StreamEvent
+from articleqa import Assistant, Config, StreamEvent, service
 from articleqa.types import Answer, Chunk, Citation, Hit
-from articleqa.ui import app as ui
 from articleqa.ui import chat, library, render, style
 
 from .conftest import ROOT, SAMPLES
@@ -50,7 +49,7 @@ def server(tmp_path_factory, embedder):
     # The feed tests' site runs on 127.0.0.1: allowed here, refused by default (test_fetch_policy).
     cfg = Config(data_dir=tmp_path_factory.mktemp("ui-data"), fetch_allow=["127.0.0.1"])
     qa = Assistant(cfg, store=Store(cfg, embedder=embedder))  # share the session's loaded model
-    demo = ui.launch(qa, port=_free_port(), sample=True, sample_dir=SAMPLES, block=False, quiet=True)
+    demo = service.launch(qa, port=_free_port(), sample=True, sample_dir=SAMPLES, block=False, quiet=True)
     yield demo.local_url, qa
     demo.close()
 
@@ -281,14 +280,17 @@ def test_upload_checks_have_clear_messages(tmp_path):
 
 
 def test_auth_parsing_and_exposure_warning():
-    assert ui.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
+    assert service.app.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
     for bad in ("ann", ":pw", "ann:"):
         with pytest.raises(ValueError):
-            ui.parse_auth(bad)
-    assert ui.exposure_warning("127.0.0.1", None) is None and ui.exposure_warning("::1", None) is None
-    assert ui.exposure_warning("localhost", None) is None
-    assert ui.exposure_warning("0.0.0.0", ("a", "b")) is None
-    assert "without --auth" in ui.exposure_warning("0.0.0.0", None)
+            service.app.parse_auth(bad)
+    assert (
+        service.app.exposure_warning("127.0.0.1", None) is None
+        and service.app.exposure_warning("::1", None) is None
+    )
+    assert service.app.exposure_warning("localhost", None) is None
+    assert service.app.exposure_warning("0.0.0.0", ("a", "b")) is None
+    assert "without --auth" in service.app.exposure_warning("0.0.0.0", None)
 
 
 def test_serve_rejects_malformed_auth():
@@ -884,7 +886,7 @@ def test_browser_page_width_is_the_same_on_every_tab_and_the_dataset_clears_the_
 @pytest.fixture(scope="module")
 def auth_server(server):
     """The app with a login, as `articleqa serve --auth-file` runs it (no sample ingest again)."""
-    demo = ui.launch(
+    demo = service.launch(
         server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True
     )
     yield demo.local_url
@@ -1078,7 +1080,7 @@ def test_a_new_x_forwarded_for_on_each_try_does_not_dodge_the_login_back_off(ser
     from articleqa.ui.security import Backoff
 
     backoff = Backoff(free=1, base=0.4, cap=0.8)  # 0, then 0.4, 0.8, 0.8 s
-    demo = ui.launch(server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True,
+    demo = service.launch(server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True,
                      login_backoff=backoff)  # fmt: skip
     try:
         codes, took = _wrong_logins(demo.local_url, [f"203.0.113.{i}" for i in range(1, 5)])
@@ -1094,7 +1096,7 @@ def test_a_new_x_forwarded_for_on_each_try_does_not_dodge_the_login_back_off(ser
     finally:
         demo.close()
 
-    demo = ui.launch(server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True,
+    demo = service.launch(server[1], port=_free_port(), auth=("ann", "s3:cret"), sample=False, block=False, quiet=True,
                      login_backoff=backoff, trusted_proxies=["127.0.0.1"])  # fmt: skip
     try:
         codes, took = _wrong_logins(demo.local_url, [f"198.51.100.{i}" for i in range(1, 5)])
@@ -1180,7 +1182,7 @@ def test_launch_says_where_to_go_and_how_to_stop_not_gradios_share_hint(server, 
     """Gradio printed "To create a public link, set `share=True` in `launch()`" to people who
     ran `articleqa serve`: a hint for Gradio's programmers, about a tunnel we never open."""
     capfd.readouterr()
-    demo = ui.launch(server[1], port=_free_port(), sample=False, block=False)
+    demo = service.launch(server[1], port=_free_port(), sample=False, block=False)
     try:
         out, err = capfd.readouterr()
     finally:
@@ -1188,7 +1190,7 @@ def test_launch_says_where_to_go_and_how_to_stop_not_gradios_share_hint(server, 
     assert "share=True" not in out + err and "public link" not in out + err
     assert f"articleqa is running at {demo.local_url}" in out and "Ctrl+C to stop" in out
     capfd.readouterr()  # Gradio's "Closing server ..."
-    demo = ui.launch(server[1], port=_free_port(), sample=False, block=False, quiet=True)
+    demo = service.launch(server[1], port=_free_port(), sample=False, block=False, quiet=True)
     try:
         out, err = capfd.readouterr()
     finally:

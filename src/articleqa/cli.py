@@ -542,10 +542,19 @@ def serve(
             "ARTICLEQA_TRUSTED_PROXIES): X-Forwarded-For/-Proto are honoured only from it "
             "(from no one by default)",
         ),
+    ] = None,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-keys-file",
+            show_default=False,
+            help="A file of API keys, one per line: every /v1 route then needs 'Authorization: Bearer KEY' "
+            "(or env ARTICLEQA_API_KEYS, comma-separated; never on the command line)",
+        ),
     ] = None,  # fmt: skip
 ) -> None:
-    """Open the web UI: chat with highlighted sources, the article library and evaluation."""
-    from .ui.app import launch, parse_auth
+    """Serve the web UI and the HTTP API (/v1, OpenAI-compatible chat, MCP at /mcp) in one process."""
+    from .service.app import launch, parse_auth
     from .ui.security import CMDLINE_AUTH_WARNING, auth_file_warning, read_auth_file
 
     hint = "--auth"
@@ -570,8 +579,11 @@ def serve(
         err.print(escape(CMDLINE_AUTH_WARNING))
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
     cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
-                  trusted_proxies=trusted_proxy or None, **llm)  # fmt: skip
-    launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
+                  trusted_proxies=trusted_proxy or None, api_keys_file=api_keys_file, **llm)  # fmt: skip
+    try:
+        launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
+    except (ValueError, OSError) as e:
+        _fail(str(e))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,24 @@ class Config(BaseSettings):
         default_factory=list, description="Reverse proxies whose X-Forwarded-* headers the web UI trusts."
     )
 
+    # --- HTTP API (docs/api.md) ---------------------------------------------------------
+    # Bearer keys for every /v1 route and the MCP endpoint (env: comma-separated). Never on the
+    # command line (ps shows it): env ARTICLEQA_API_KEYS or a file (api_keys_file, one per line).
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="API keys; with any set, every /v1 route needs one.", repr=False
+    )
+    api_keys_file: Path | None = Field(None, description="A file of API keys, one per line (# comments).")
+    # Per key (per client address when the API is open on loopback). A person in a chat client
+    # asks a few questions a minute; a batch job that needs more can be given more.
+    api_rate_limit: int = Field(120, ge=0, description="Requests per minute per API key; 0 = no limit.")
+    # The largest JSON body a /v1 route reads. An article's text is at most max_article_chars
+    # (200,000 characters, up to 800 KB as UTF-8), so 2 MB holds any article with room to spare.
+    api_max_body_mb: float = Field(2.0, gt=0, description="Largest JSON request body (uploads: max_file_mb).")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS); none by default."
+    )
+    mcp_ingest: bool = Field(False, description="Offer the MCP `ingest` tool (off: MCP clients only read).")
+
     # --- embeddings ------------------------------------------------------------------
     embed_backend: Literal["onnx", "openai"] = "onnx"
     embed_model: str = Field("all-MiniLM-L6-v2-onnx-int8", description="Name recorded per store.")
@@ -165,6 +183,11 @@ class Config(BaseSettings):
                     ) from None
         return items
 
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, v: object) -> object:
+        return _entries(v)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, v: object) -> object:
@@ -183,7 +206,7 @@ class Config(BaseSettings):
                 raise ValueError(f"trusted_proxies entry '{x}' is not an IP address or network") from None
         return out
 
-    @field_validator("data_dir", "prompts_dir", "llm_gguf_path", mode="before")
+    @field_validator("data_dir", "prompts_dir", "llm_gguf_path", "api_keys_file", mode="before")
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v

@@ -1,5 +1,7 @@
-"""The web UI (Gradio): chat with cited, highlighted sources, the article library, evaluation."""
+"""The web UI (Gradio): chat with cited, highlighted sources, the article library, evaluation.
 
-from .app import build_app, launch
+It is served by `articleqa.service` (``articleqa serve``), mounted beside the HTTP API."""
 
-__all__ = ["build_app", "launch"]
+from .app import build_app
+
+__all__ = ["build_app"]

@@ -1,18 +1,13 @@
 """The Gradio app: chat with cited, highlighted sources; the article library; evaluation.
 
-`build_app(assistant)` makes the Blocks; `launch(...)` adds the queue, theme, auth and
-size limits and serves it (what ``articleqa serve`` runs).
+`build_app(assistant)` makes the Blocks; `launch_options` is what Gradio takes when it is
+mounted (look, upload cap). `articleqa.service` mounts it in the one server process, beside
+the API (what ``articleqa serve`` runs).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import signal
-import sys
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -20,10 +15,7 @@ import gradio as gr
 from ..answer.models import LLMError
 from ..assistant import Assistant
 from ..config import Config
-from ..offline import keep_offline
-from ..resources import sample_articles
 from . import chat, evaluate, library, render
-from .security import Backoff, ForwardedHeaders, LoginThrottle, uvicorn_trusts_no_proxy
 from .style import CSS, HEAD, theme
 
 EXAMPLES = [
@@ -32,10 +24,6 @@ EXAMPLES = [
     "Which storm did Japan express sympathy about?",
     "What is the population of Hanoi?",
 ]
-# Answering is CPU-bound on the embedder (which serialises its own calls), but an LLM
-# backend waits on the network: allow several at once, and queue enough for a busy team.
-CONCURRENCY = 8
-QUEUE_SIZE = 128
 # Gradio's own temporary files (uploads not yet ingested, evaluation plots): swept every hour
 # once a day old, and all of them when the server stops. Ingested uploads go at once.
 DELETE_CACHE = (3600, 86400)
@@ -427,107 +415,3 @@ def upload_cap_mb(cfg: Config) -> float:
 def launch_options(cfg: Config) -> dict[str, Any]:
     """What Gradio 6 takes at launch rather than in Blocks: look, script, upload cap."""
     return {"theme": theme(), "css": CSS, "head": HEAD, "max_file_size": int(upload_cap_mb(cfg) * 2**20)}
-
-
-def parse_auth(value: str | tuple[str, str] | None) -> tuple[str, str] | None:
-    """``"user:password"`` → ("user", "password"); the password may itself contain ':'."""
-    if value is None or isinstance(value, tuple):
-        return value
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("expected USER:PASSWORD, both non-empty")
-    return user, password
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def exposure_warning(host: str, auth: object) -> str | None:
-    if auth or is_loopback(host):
-        return None
-    return (
-        f"warning: serving on {host} without --auth: anyone who can reach this machine can read, "
-        "add and delete your articles. Turn on login with ARTICLEQA_AUTH=USER:PASSWORD or --auth-file PATH."
-    )
-
-
-def server_options(
-    creds: tuple[str, str] | None, backoff: Backoff | None = None, trusted_proxies: Sequence[str] = ()
-) -> dict[str, Any]:
-    """The FastAPI app's settings: X-Forwarded-* honoured only from ``trusted_proxies``
-    (`ForwardedHeaders`, outermost); with a login, failed sign-ins back off (`LoginThrottle`)
-    and FastAPI's own schema is off. (Gradio keeps ``/docs`` and ``/redoc`` off already;
-    its API page and ``/gradio_api/openapi.json`` ask for the login.)"""
-    from starlette.middleware import Middleware
-
-    forwarded = Middleware(ForwardedHeaders, trusted=list(trusted_proxies))
-    if not creds:
-        return {"middleware": [forwarded]}
-    throttle = Middleware(LoginThrottle, backoff=backoff or Backoff())
-    return {"openapi_url": None, "middleware": [forwarded, throttle]}
-
-
-def launch(
-    assistant: Assistant | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    data_dir: str | Path | None = None,
-    auth: str | tuple[str, str] | None = None,
-    sample: bool = True,
-    sample_dir: Path | None = None,
-    block: bool = True,
-    quiet: bool = False,
-    login_backoff: Backoff | None = None,
-    trusted_proxies: Sequence[str] | None = None,
-) -> gr.Blocks:
-    """Serve the UI (ingesting the sample articles, or ``sample_dir``, first unless ``sample=False``).
-
-    With ``auth``, failed sign-ins from one address back off exponentially (``login_backoff``,
-    by default `Backoff()`: 3 free, then 1, 2, 4 … 30 s) and FastAPI's ``/openapi.json`` is off.
-    X-Forwarded-For/-Proto/-Host are honoured only from ``trusted_proxies`` (by default the
-    assistant's ``Config.trusted_proxies``, empty: from no one). Unless ``quiet``, one line
-    says where the UI is and how to stop it (in place of Gradio's own lines).
-    """
-    keep_offline()
-    if assistant is None:
-        assistant = Assistant(data_dir=data_dir) if data_dir else Assistant()
-    creds = parse_auth(auth)
-    if sample:
-        report = assistant.ingest([sample_dir or sample_articles()])
-        if not quiet:
-            print(f"sample articles: {report.summary()}", file=sys.stderr)
-    assistant.warm_up()
-    warning = exposure_warning(host, creds)
-    if warning:
-        print(warning, file=sys.stderr)
-    demo = build_app(assistant)
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-    proxies = assistant.config.trusted_proxies if trusted_proxies is None else list(trusted_proxies)
-    with uvicorn_trusts_no_proxy():  # ForwardedHeaders decides whom to believe
-        demo.launch(
-            server_name=host, server_port=port, auth=creds, prevent_thread_lock=True, quiet=True,
-            auth_message="articleqa: sign in to ask your articles" if creds else None,
-            app_kwargs=server_options(creds, login_backoff, proxies), **launch_options(assistant.config),
-        )  # fmt: skip
-    if not quiet:  # Gradio's own lines (quiet=True above) end with a hint about share=True
-        where = demo.local_url
-        print(f"articleqa is running at {where} (open it in a browser); press Ctrl+C to stop.", flush=True)
-    if block:
-        _close_on_sigterm(demo)
-        demo.block_thread()
-    return demo
-
-
-def _close_on_sigterm(demo: gr.Blocks) -> None:
-    """SIGTERM (`kill`, systemd, `docker stop`) closes the server as Ctrl+C does, and the process
-    then ends normally. Python's default ends it on the spot: no server shutdown, when Gradio
-    deletes its temporary files, and no atexit handlers (`evaluate.remove_report_copies`)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: demo.close(verbose=False))

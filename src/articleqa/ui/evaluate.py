@@ -145,7 +145,7 @@ _COPIES: list[Path] = []  # folders of report copies made by this process
 def report_copies(out: Path) -> list[str]:
     """Copies of a run's report files for download, in a folder of the system's temp dir (where
     Gradio may serve files from; it caches a copy of its own). Removed when the process ends:
-    `remove_report_copies`, at exit (`ui.app.launch` turns SIGTERM into a normal end)."""
+    `remove_report_copies`, at exit (`service.Server.block` turns SIGTERM into a normal end)."""
     tmp = Path(tempfile.mkdtemp(prefix="articleqa-report-"))
     _COPIES.append(tmp)
     for p in [*out.glob("*.png"), *(out / f for f in ("report.md", "report.json", "results.jsonl"))]:
