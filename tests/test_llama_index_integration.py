@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from llama_index.core.tools import QueryEngineTool
 from articleqa import Article, Filters
 from articleqa.integrations.llama_index import ArticleQAQueryEngine, ArticleQARetriever
 
-from .conftest import SAMPLES, TALKS_ID, VOV_ID
+from .conftest import ROOT, SAMPLES, TALKS_ID, VOV_ID
 
 STORM = "Which storm did Japan express sympathy about?"
 UNANSWERABLE = "What is the population of Hanoi?"
@@ -237,3 +240,15 @@ def test_the_core_package_does_not_import_the_integrations():
         if imp.startswith("articleqa.integrations")
     )
     assert wrong == []
+
+
+def test_the_example_runs(tmp_path):
+    """examples/llama_index_retriever.py, run from elsewhere as a user would."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "llama_index_retriever.py"), STORM],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("exact span: True") == 3 and "exact span: False" not in done.stdout
+    assert "abstained: False" in done.stdout and "Typhoon Yagi" in done.stdout
