@@ -80,6 +80,11 @@ def test_retriever_query_engine_reads_articleqa_passages(sample_qa):
     meta = nodes[0].node.metadata
     assert meta["chunk_id"] == hits[0].chunk.id and meta["source"] == hits[0].source
     assert meta["published_at"] == "" and meta["url"] == ""
+    # Copies of the story retrieval collapsed into a hit are named by their chunk ids.
+    assert [n.node.metadata["also"] for n in nodes] == [[c.chunk.id for c in h.also] for h in hits]
+    # The async path (llama-index falls back to the same call) gives the same nodes.
+    again = asyncio.run(engine.aquery(STORM)).source_nodes
+    assert [(n.node.node_id, n.score) for n in again] == [(n.node.node_id, n.score) for n in nodes]
 
 
 def test_retriever_filters_by_outlet(sample_qa):
