@@ -79,6 +79,7 @@ def test_retriever_query_engine_reads_articleqa_passages(sample_qa):
     # A node carries the hit's metadata (an undated, URL-less sample: those fields are empty).
     meta = nodes[0].node.metadata
     assert meta["chunk_id"] == hits[0].chunk.id and meta["source"] == hits[0].source
+    assert (meta["score"], meta["rerank_score"]) == (hits[0].score, hits[0].rerank_score)
     assert meta["published_at"] == "" and meta["url"] == ""
     # Copies of the story retrieval collapsed into a hit are named by their chunk ids.
     assert [n.node.metadata["also"] for n in nodes] == [[c.chunk.id for c in h.also] for h in hits]

@@ -38,8 +38,8 @@ from ..types import Answer, Citation, Filters, Hit
 # Bookkeeping an LLM prompt or an embedding gains nothing from: a node's text is shown to
 # the model with only its title, outlet, date and URL.
 _HIT_HIDDEN = [
-    "article_id", "chunk_id", "start", "end", "rank", "group_id", "score", "fused_score",
-    "vector_score", "keyword_score", "rerank_score", "also",
+    "article_id", "chunk_id", "start", "end", "rank", "group_id", "score", "vector_score", "keyword_score",
+    "rerank_score", "also",
 ]  # fmt: skip
 _CITATION_HIDDEN = ["n", "article_id", "chunk_id", "start", "end"]
 DEFAULT_TOOL_DESCRIPTION = (
@@ -71,9 +71,10 @@ def hit_node(hit: Hit) -> NodeWithScore:
     meta: dict[str, Any] = {
         "article_id": c.article_id, "title": hit.title, "source": hit.source, "url": hit.url,
         "published_at": hit.published_at, "chunk_id": c.id, "start": c.start, "end": c.end,
-        "rank": hit.rank, "group_id": hit.group_id, "score": _rank_score(hit), "fused_score": hit.score,
-        "vector_score": hit.vector_score, "keyword_score": hit.keyword_score,
-        "rerank_score": hit.rerank_score,
+        # The scores as `Hit`'s JSON names them ("score": the fused one); the node's own score
+        # is the one the hits are ordered by (`_rank_score`).
+        "rank": hit.rank, "group_id": hit.group_id, "score": hit.score, "vector_score": hit.vector_score,
+        "keyword_score": hit.keyword_score, "rerank_score": hit.rerank_score,
         # The same passage in other copies of the story, collapsed into this one by retrieval.
         "also": [h.chunk.id for h in hit.also],
     }  # fmt: skip
