@@ -167,6 +167,9 @@ def test_stdio_ingest_only_when_allowed_and_under_the_fetch_policy(tmp_path):
                 refused = await _error(client, "ingest", url=url)
                 assert "refused" in refused and "loopback" in refused
                 assert "not an http(s) URL" in await _error(client, "ingest", url="file:///etc/passwd")
+                assert "is not a date" in await _error(
+                    client, "ingest", text="Some news.", published_at="20240506"
+                )
 
                 text = "Harbour reopens\n\nThe harbour of Saltby reopened on Monday after the storm.\n"
                 meta = {"source": "Saltby Wire", "published_at": "2024-05-06"}
@@ -233,14 +236,15 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def test_streamable_http_mounted_in_fastapi(sample_qa):
+@pytest.mark.parametrize("stateless", [False, True], ids=["sessions", "stateless-json"])
+def test_streamable_http_mounted_in_fastapi(sample_qa, stateless):
     import uvicorn
     from fastapi import FastAPI
 
     from articleqa.service.mcp import build_mcp, mcp_http_app, mcp_lifespan
 
     server = build_mcp(sample_qa)
-    mcp_app = mcp_http_app(server)
+    mcp_app = mcp_http_app(server, stateless=stateless, json_response=stateless)
 
     async def lifespan(app: FastAPI):
         async with mcp_lifespan(server):

@@ -47,7 +47,7 @@ Transports:
 from __future__ import annotations
 
 import hashlib
-import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -69,8 +69,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from ..assistant import Assistant
-
-log = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 Answers questions about a collection of news articles, citing the exact passages used.
@@ -165,13 +163,24 @@ Day = Annotated[str | None, Field(description="YYYY-MM-DD", pattern=r"^\d{4}-\d{
 TopK = Annotated[int | None, Field(ge=1, le=50, description="passages to consider (default: configured)")]
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _check_day(name: str, value: str | None) -> None:
+    """A tool error unless ``value`` is empty or a real date written YYYY-MM-DD."""
+    if not value:
+        return
+    try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise ToolError(f"{name} '{value}' is not a date; use YYYY-MM-DD") from None
+
+
 def _filters(sources: list[str] | None, since: str | None, until: str | None) -> Filters | None:
-    for name, day in (("since", since), ("until", until)):
-        if day:
-            try:
-                date.fromisoformat(day)
-            except ValueError:
-                raise ToolError(f"{name} '{day}' is not a date; use YYYY-MM-DD") from None
+    _check_day("since", since)
+    _check_day("until", until)
     if since and until and since > until:
         raise ToolError(f"since {since} is after until {until}: no date is in that range")
     f = Filters(sources=list(sources or []), since=since or "", until=until or "")
@@ -329,11 +338,7 @@ def _text_article(text: str, url: str, title: str, source: str, published_at: st
         raise ToolError("the text is empty")
     if url and not is_url(url):
         raise ToolError(f"'{url}' is not an http(s) URL")
-    if published_at:
-        try:
-            date.fromisoformat(published_at)
-        except ValueError:
-            raise ToolError(f"published_at '{published_at}' is not a date; use YYYY-MM-DD") from None
+    _check_day("published_at", published_at)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     art = plain_article(text, key="", id_="")
     art.title, art.source = title.strip() or art.title, source.strip() or art.source
