@@ -1,4 +1,4 @@
-"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve, schema."""
+"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve, mcp, schema."""
 
 from __future__ import annotations
 
@@ -584,6 +584,46 @@ def serve(
         launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
     except (ValueError, OSError) as e:
         _fail(str(e))
+
+
+@app.command()
+def mcp(
+    data_dir: DataDir = None,
+    allow_ingest: Annotated[
+        bool,
+        typer.Option(
+            "--allow-ingest",
+            help="Add the ingest tool: clients may add articles (fetching URLs under the fetch policy)",
+        ),
+    ] = False,
+    allow_fetch: AllowFetch = None,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModel = None,
+    llm_base_url: LlmBaseUrl = None,
+    llm_gguf: LlmGguf = None,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Serve the collection to an MCP client over stdio (tools: ask, search, list_articles,
+    get_article; ingest with --allow-ingest). Stdout carries only the protocol; logs go to stderr."""
+    from .service.mcp import build_mcp
+
+    llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
+    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+                  **llm)  # fmt: skip
+    qa = Assistant(cfg)
+    if qa.stats().articles == 0:  # served anyway: with --allow-ingest a client may add articles
+        err.print(
+            f"[yellow]No articles in {escape(str(cfg.data_dir))}.[/] Run `articleqa ingest PATH --data-dir "
+            f"{escape(str(cfg.data_dir))}` first{' (or use the ingest tool)' if allow_ingest else ''}.",
+            highlight=False,
+        )
+    qa.warm_up()  # the model loads now, not during the client's first call
+    server = build_mcp(qa, allow_ingest=allow_ingest)
+    try:
+        server.run("stdio")
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 if __name__ == "__main__":
