@@ -162,7 +162,7 @@ def markdown(results: dict) -> str:
         lines += [
             "",
             "llama-index's default splitter makes 1,024-token nodes and MiniLM reads only the first 256 "
-            "word-pieces of each (\"truncated\": share of embedded texts cut). The same baseline with "
+            'word-pieces of each ("truncated": share of embedded texts cut). The same baseline with '
             "`SentenceSplitter(chunk_size=200, chunk_overlap=20)` embeds every word, like articleqa:",
             "",
             "| size | articleqa chunks | truncated | articles/s | tok/s | default baseline nodes | truncated | "
@@ -279,7 +279,9 @@ def plot(results: dict, path: Path) -> None:
     a = ax[0][1]
     series(a, [_projected(s, "articleqa_ingest", "articles_per_s") for s in sizes], "articleqa", ingest=True)
     series(a, [_projected(s, "baseline", "articles_per_s") for s in sizes], "llama-index", ingest=True)
-    fx = [(s["corpus"]["chunks"], s["baseline_fit"]["articles_per_s"]) for s in sizes if s.get("baseline_fit")]
+    fx = [
+        (s["corpus"]["chunks"], s["baseline_fit"]["articles_per_s"]) for s in sizes if s.get("baseline_fit")
+    ]
     if fx:
         a.plot(*zip(*fx, strict=True), marker="s", ls="--", label="llama-index, chunks fitted to the model")
     a.set_title("Ingestion throughput (articles / s, same corpus)")

@@ -77,6 +77,7 @@ def versions() -> dict:
     pkgs = ["articleqa", "chromadb", "llama-index-core", "onnxruntime", "PyStemmer", "tokenizers", "numpy"]
     return {p: ver(p) for p in pkgs}
 
+
 # llama-index's SentenceSplitter counts tiktoken tokens; at 200 of them its nodes stay within
 # the 256 word-pieces MiniLM reads (the report gives the share that doesn't: truncated_share).
 FIT_CHUNK_SIZE = 200

@@ -441,3 +441,31 @@ def test_rate_limits_body_limits_and_cors(tmp_path, embedder):
 def _chunked(data: bytes):
     for i in range(0, len(data), 1000):
         yield data[i : i + 1000]
+
+
+def test_mcp_is_served_in_the_same_process_behind_the_keys(served):
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, qa = served
+
+    async def main() -> dict:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        async with (
+            httpx2.AsyncClient(headers=auth, timeout=60) as http_client,
+            Client(streamable_http_client(url + "mcp/", http_client=http_client)) as client,
+        ):
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert {"ask", "search", "list_articles", "get_article"} <= tools and "ingest" not in tools
+            with anyio.fail_after(120):
+                r = await client.call_tool("ask", {"question": STORM})
+            assert not r.is_error
+            return r.structured_content
+
+    ans = anyio.run(main)
+    assert ans["answer"] == qa.ask(STORM).text and ans["citations"]
+    for c in ans["citations"]:
+        assert c["uri"] == f"article://{c['article_id']}#char={c['start']},{c['end']}"
+        assert qa.article(c["article_id"]).text[c["start"] : c["end"]] == c["text"]

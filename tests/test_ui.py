@@ -981,10 +981,9 @@ def test_serve_takes_auth_from_env_or_a_file_and_warns_about_the_command_line(mo
     from typer.testing import CliRunner
 
     import articleqa.cli as cli
-    import articleqa.ui.app as ui_app
 
     seen = []
-    monkeypatch.setattr(ui_app, "launch", lambda qa, **kw: seen.append(kw["auth"]))
+    monkeypatch.setattr(service.app, "launch", lambda qa, **kw: seen.append(kw["auth"]))
     monkeypatch.setattr(cli, "Assistant", lambda cfg: None)
     monkeypatch.delenv("ARTICLEQA_AUTH", raising=False)
     run = CliRunner().invoke
@@ -1157,7 +1156,6 @@ def test_trusted_proxies_come_from_the_environment_or_serve_trusted_proxy(monkey
     from typer.testing import CliRunner
 
     import articleqa.cli as cli
-    import articleqa.ui.app as ui_app
 
     assert Config().trusted_proxies == []
     monkeypatch.setenv("ARTICLEQA_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 ::1")
@@ -1167,7 +1165,7 @@ def test_trusted_proxies_come_from_the_environment_or_serve_trusted_proxy(monkey
         Config(trusted_proxies=["proxy.example"])
 
     seen = []
-    monkeypatch.setattr(ui_app, "launch", lambda qa, **kw: seen.append(qa.trusted_proxies))
+    monkeypatch.setattr(service.app, "launch", lambda qa, **kw: seen.append(qa.trusted_proxies))
     monkeypatch.setattr(cli, "Assistant", lambda cfg: cfg)
     monkeypatch.delenv("ARTICLEQA_AUTH", raising=False)
     res = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(tmp_path), "--trusted-proxy", "127.0.0.1",

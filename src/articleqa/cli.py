@@ -619,7 +619,7 @@ def mcp(
             highlight=False,
         )
     qa.warm_up()  # the model loads now, not during the client's first call
-    server = build_mcp(qa, allow_ingest=allow_ingest)
+    server = build_mcp(qa, allow_ingest=allow_ingest or cfg.mcp_ingest)
     try:
         server.run("stdio")
     except KeyboardInterrupt:

@@ -124,16 +124,18 @@ def create_app(
     mcp: bool = True,
     login_backoff: Backoff | None = None,
     trusted_proxies: Sequence[str] | None = None,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
     """The app over ``assistant``. ``api_keys``: by default the config's (``api_keys`` and
-    ``api_keys_file``). ``ui``/``mcp``: mount the Gradio UI at ``/`` and MCP at ``/mcp``."""
+    ``api_keys_file``). ``ui``/``mcp``: mount the Gradio UI at ``/`` and MCP at ``/mcp``.
+    ``host``: where it will listen (MCP's Host-header check depends on it)."""
     cfg = assistant.config
     keys = ApiKeys(
         read_keys(cfg.api_keys, cfg.api_keys_file) if api_keys is None else read_keys(api_keys, None)
     )
     access = Access(keys, auth is not None, RateLimiter(cfg.api_rate_limit))
     proxies = cfg.trusted_proxies if trusted_proxies is None else list(trusted_proxies)
-    mcp_server = _mcp(assistant) if mcp else None
+    mcp_server = _mcp(assistant, host) if mcp else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +203,7 @@ def create_app(
         demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
         gr.mount_gradio_app(
             app, demo, path="", auth=access.ui_auth(auth),
+            app_kwargs={"openapi_url": None, "docs_url": None, "redoc_url": None},  # the API's are /v1/docs
             auth_message="articleqa: sign in to ask your articles" if auth or keys else None,
             **launch_options(cfg),
         )  # fmt: skip
@@ -208,13 +211,15 @@ def create_app(
     return app
 
 
-def _mcp(assistant: Assistant) -> tuple[Any, Callable[[], Any]] | None:
-    """The MCP server's streamable-HTTP ASGI app and its lifespan, when service/mcp.py is there."""
-    try:
-        from .mcp import build_mcp, mcp_http
-    except ImportError:
-        return None
-    return mcp_http(build_mcp(assistant, allow_ingest=assistant.config.mcp_ingest))
+def _mcp(assistant: Assistant, host: str) -> tuple[Any, Callable[[], Any]]:
+    """The MCP server's streamable-HTTP ASGI app and its lifespan. Stateless: each request
+    stands alone, so any of several servers behind a balancer can answer it. On loopback the
+    SDK accepts only localhost Host/Origin headers (DNS-rebinding protection, for a server
+    open without keys); beyond loopback API keys guard it instead."""
+    from .mcp import build_mcp, mcp_http_app, mcp_lifespan
+
+    server = build_mcp(assistant, allow_ingest=assistant.config.mcp_ingest)
+    return mcp_http_app(server, host=host, stateless=True), lambda: mcp_lifespan(server)
 
 
 # ---- running it ---------------------------------------------------------------------------
@@ -347,7 +352,7 @@ def launch(
             print(f"sample articles: {report.summary()}", file=sys.stderr)
     assistant.warm_up()
     app = create_app(assistant, auth=creds, api_keys=keys, login_backoff=login_backoff,
-                     trusted_proxies=trusted_proxies)  # fmt: skip
+                     trusted_proxies=trusted_proxies, host=host)  # fmt: skip
     server = Server(app, host, port or free_port(host)).start()
     if not quiet:
         print(f"articleqa is running at {server.local_url} (open it in a browser; the API is at "

@@ -27,11 +27,9 @@ import asyncio
 import ipaddress
 import json
 import math
-import os
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +49,8 @@ class ForwardedHeaders:
     From a trusted peer, the client address and scheme come from X-Forwarded-For and
     X-Forwarded-Proto (uvicorn's own `ProxyHeadersMiddleware` does the parsing); from any other
     peer every forwarded header is removed before the app (the login back-off, Gradio) sees
-    the request. Uvicorn's own handling must be off for this to see the real peer:
-    `uvicorn_trusts_no_proxy`.
+    the request. Uvicorn's own handling must be off for this to see the real peer
+    (``proxy_headers=False``, as `service.app.Server` runs it).
     """
 
     def __init__(self, app: Any, trusted: Sequence[str] = ()):
@@ -80,24 +78,6 @@ class ForwardedHeaders:
         if any(name in FORWARDED_HEADERS for name, _ in scope["headers"]):
             scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in FORWARDED_HEADERS]}
         await self.app(scope, receive, send)
-
-
-@contextmanager
-def uvicorn_trusts_no_proxy() -> Iterator[None]:
-    """While Gradio starts its uvicorn server: uvicorn takes X-Forwarded-For from peers in
-    ``FORWARDED_ALLOW_IPS`` (by default 127.0.0.1 and ::1) and rewrites the client address
-    before any middleware of ours runs. Set to none, it leaves the headers to
-    `ForwardedHeaders`. (Gradio gives no way to pass uvicorn's ``forwarded_allow_ips``; the
-    variable is read once, when the server's config is made.)"""
-    old = os.environ.get("FORWARDED_ALLOW_IPS")
-    os.environ["FORWARDED_ALLOW_IPS"] = ""
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("FORWARDED_ALLOW_IPS", None)
-        else:
-            os.environ["FORWARDED_ALLOW_IPS"] = old
 
 
 @dataclass(frozen=True)
