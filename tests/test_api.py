@@ -7,6 +7,7 @@ import http.server as web_server
 import json
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -469,3 +470,85 @@ def test_mcp_is_served_in_the_same_process_behind_the_keys(served):
     for c in ans["citations"]:
         assert c["uri"] == f"article://{c['article_id']}#char={c['start']},{c['end']}"
         assert qa.article(c["article_id"]).text[c["start"] : c["end"]] == c["text"]
+
+
+class _ScriptedLLM:
+    """A chat model with a fixed draft (beside the real ones: the exact draft is the point),
+    or one that fails the way an unreachable server does."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str = "", fail: bool = False, delay: float = 0.0):
+        self.reply, self.fail, self.delay = reply, fail, delay
+
+    def complete(self, messages, max_tokens=None) -> str:
+        return "".join(self.stream(messages, max_tokens))
+
+    def stream(self, messages, max_tokens=None):
+        from articleqa import LLMError
+
+        if self.fail:
+            raise LLMError("the LLM server at http://127.0.0.1:9/v1 did not answer", kind="llm_unreachable")
+        time.sleep(self.delay)
+        yield from (w + " " for w in self.reply.split())
+
+
+def test_an_llm_answer_streams_only_what_its_citation_check_keeps(sample_dir, embedder):
+    draft = (
+        "Masakazu extended his sympathy for the damage recently caused by Typhoon Yagi in Vietnam [1]. "
+        "The two sides also signed a treaty on fisheries in Osaka [2]."
+    )
+    cfg = Config(data_dir=sample_dir, answerer="openai")
+    store = Store(cfg, embedder=embedder)
+    qa = Assistant(cfg, store=store, chat_model=_ScriptedLLM(draft))
+    raw = "".join(e.text for e in qa.ask_stream(STORM) if e.kind == "token")
+    assert "fisheries" in raw  # the model's own tokens hold the invented claim
+    server = service.Server(create_app(qa, ui=False, mcp=False), "127.0.0.1", _free_port()).start()
+    broken = Assistant(cfg, store=store, chat_model=_ScriptedLLM(fail=True))
+    server2 = service.Server(create_app(broken, ui=False, mcp=False), "127.0.0.1", _free_port()).start()
+    try:
+        client = openai.OpenAI(base_url=server.local_url + "v1", api_key="unused", max_retries=0)
+        chunks = list(
+            client.chat.completions.create(
+                model="articleqa", messages=[{"role": "user", "content": STORM}], stream=True
+            )
+        )
+        text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+        assert "Typhoon Yagi" in text and "fisheries" not in text and "Osaka" not in text
+        extra = chunks[-1].model_extra["articleqa"]
+        assert text == qa.ask(STORM).text and extra["backend"] == "openai"
+        assert any(k["action"] == "dropped" for k in extra["checks"])
+        bad = openai.OpenAI(base_url=server2.local_url + "v1", api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as e:
+            bad.chat.completions.create(model="articleqa", messages=[{"role": "user", "content": STORM}])
+        assert e.value.status_code == 502 and e.value.body["code"] == "llm_error"
+        with pytest.raises(openai.APIError, match="did not answer"):
+            list(
+                bad.chat.completions.create(
+                    model="articleqa", messages=[{"role": "user", "content": STORM}], stream=True
+                )
+            )
+    finally:
+        server.close()
+        server2.close()
+
+
+def test_a_slow_answer_keeps_the_stream_alive(sample_dir, embedder, monkeypatch):
+    monkeypatch.setattr("articleqa.service.api.KEEPALIVE_S", 0.1)
+    cfg = Config(data_dir=sample_dir, answerer="openai")
+    slow = _ScriptedLLM(
+        "Masakazu extended his sympathy for the damage recently caused by Typhoon Yagi in Vietnam [1].",
+        delay=0.5,
+    )
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder), chat_model=slow)
+    server = service.Server(create_app(qa, ui=False, mcp=False), "127.0.0.1", _free_port()).start()
+    try:
+        body = {"model": "articleqa", "stream": True, "messages": [{"role": "user", "content": STORM}]}
+        with httpx.stream("POST", server.local_url + "v1/chat/completions", json=body, timeout=60) as r:
+            lines = [ln for ln in r.iter_lines() if ln]
+        assert lines.count(": keep-alive") >= 2 and lines[-1] == "data: [DONE]"
+        client = openai.OpenAI(base_url=server.local_url + "v1", api_key="unused", max_retries=0)
+        chunks = list(client.chat.completions.create(**body))  # comments are skipped by clients
+        assert "Typhoon Yagi" in "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    finally:
+        server.close()

@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +40,9 @@ from .access import ApiError, error_body
 
 MODEL = "articleqa"  # the model id of the collection a server answers from (GET /v1/models)
 MAX_PAGE = 200  # the most rows one page of a list holds
+# Proxies close a response that stays quiet too long (nginx's proxy_read_timeout: 60 s); an
+# LLM's answer can take longer than that before its first validated word.
+KEEPALIVE_S = 10.0
 
 
 class FiltersIn(BaseModel):
@@ -352,13 +356,21 @@ def _ingest_files(assistant: Assistant, files: list[UploadFile]) -> JSONResponse
 
 def _sse(events: Iterator[Any], model: str, cid: str, created: int) -> Iterator[str]:
     """The stream: the role chunk at once, then (the answer finished and checked) its chunks, [DONE].
-    An error after the stream began arrives as an ``error`` object, which OpenAI clients raise."""
+    While an answer is being written, an SSE comment every `KEEPALIVE_S` keeps proxies from
+    closing the quiet connection (clients skip comments). An error after the stream began
+    arrives as an ``error`` object, which OpenAI clients raise."""
     yield _data(openai_chat.chunk(cid, created, model, {"role": "assistant", "content": ""}))
-    try:
-        answer = next(ev.answer for ev in events if ev.answer is not None)
-    except (LLMError, ValueError) as e:
-        yield _data({"error": {"code": "llm_error", "message": str(e), "type": "api_error"}})
-        return
+    with ThreadPoolExecutor(1, thread_name_prefix="articleqa-answer") as pool:
+        pending = pool.submit(lambda: next(ev.answer for ev in events if ev.answer is not None))
+        while True:
+            try:
+                answer = pending.result(timeout=KEEPALIVE_S)
+                break
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+            except (LLMError, ValueError) as e:
+                yield _data({"error": {"code": "llm_error", "message": str(e), "type": "api_error"}})
+                return
     for c in openai_chat.stream_chunks(answer, model, cid, created):
         yield _data(c)
     yield "data: [DONE]\n\n"

@@ -202,7 +202,9 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 def build_mcp(assistant: Assistant, *, allow_ingest: bool = False) -> MCPServer:
     """The MCP server over ``assistant``; ``allow_ingest`` adds the ``ingest`` tool (which
     writes to the collection and, for a URL, fetches it)."""
-    server = MCPServer(name="articleqa", version=__version__, instructions=INSTRUCTIONS)
+    # WARNING: the SDK calls logging.basicConfig with this level; at its default (INFO) every
+    # request would log a line, httpx's included, in the whole process.
+    server = MCPServer(name="articleqa", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     qa = assistant
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
