@@ -8,14 +8,14 @@ the event loop, and concurrent requests are as safe as concurrent UI chats.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ..answer.models import LLMError
@@ -282,8 +283,6 @@ def build_router(assistant: Assistant) -> APIRouter:
                 "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}},
     )  # fmt: skip
     async def add_articles(request: Request) -> Any:
-        from starlette.concurrency import run_in_threadpool
-
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             async with request.form(max_files=100, max_fields=10) as form:
@@ -354,23 +353,20 @@ def _ingest_files(assistant: Assistant, files: list[UploadFile]) -> JSONResponse
     return _ingested(report)
 
 
-def _sse(events: Iterator[Any], model: str, cid: str, created: int) -> Iterator[str]:
-    """The stream: the role chunk at once, then (the answer finished and checked) its chunks, [DONE].
-    While an answer is being written, an SSE comment every `KEEPALIVE_S` keeps proxies from
-    closing the quiet connection (clients skip comments). An error after the stream began
-    arrives as an ``error`` object, which OpenAI clients raise."""
+async def _sse(events: Iterator[Any], model: str, cid: str, created: int) -> AsyncIterator[str]:
+    """The stream: the role chunk at once, then (the answer finished and checked, in a worker
+    thread) its chunks, then [DONE]. While an answer is being written, an SSE comment every
+    `KEEPALIVE_S` keeps proxies from closing the quiet connection (clients skip comments). An
+    error after the stream began arrives as an ``error`` object, which OpenAI clients raise."""
     yield _data(openai_chat.chunk(cid, created, model, {"role": "assistant", "content": ""}))
-    with ThreadPoolExecutor(1, thread_name_prefix="articleqa-answer") as pool:
-        pending = pool.submit(lambda: next(ev.answer for ev in events if ev.answer is not None))
-        while True:
-            try:
-                answer = pending.result(timeout=KEEPALIVE_S)
-                break
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-            except (LLMError, ValueError) as e:
-                yield _data({"error": {"code": "llm_error", "message": str(e), "type": "api_error"}})
-                return
+    pending = asyncio.ensure_future(run_in_threadpool(lambda: next(e.answer for e in events if e.answer)))
+    while not (await asyncio.wait({pending}, timeout=KEEPALIVE_S))[0]:
+        yield ": keep-alive\n\n"
+    try:
+        answer = pending.result()
+    except (LLMError, ValueError) as e:
+        yield _data({"error": {"code": "llm_error", "message": str(e), "type": "api_error"}})
+        return
     for c in openai_chat.stream_chunks(answer, model, cid, created):
         yield _data(c)
     yield "data: [DONE]\n\n"
