@@ -552,3 +552,21 @@ def test_a_slow_answer_keeps_the_stream_alive(sample_dir, embedder, monkeypatch)
         assert "Typhoon Yagi" in "".join(ch.choices[0].delta.content or "" for ch in chunks)
     finally:
         server.close()
+
+
+def test_serve_refuses_every_interface_without_keys_or_login(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from articleqa.cli import app
+
+    monkeypatch.delenv("ARTICLEQA_API_KEYS", raising=False)
+    monkeypatch.delenv("ARTICLEQA_AUTH", raising=False)
+    r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--no-sample", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "refusing to serve on 0.0.0.0 without --auth or API keys" in " ".join(r.output.split())
+    short = tmp_path / "keys"
+    short.write_text("abc\n")
+    r = CliRunner().invoke(
+        app, ["serve", "--api-keys-file", str(short), "--no-sample", "--data-dir", str(tmp_path)]
+    )
+    assert r.exit_code == 2 and "too short" in r.output
