@@ -32,7 +32,7 @@ chat: setup
 
 ## test: set up (with the test and local-LLM extras) and run the whole test suite
 test:
-	$(MAKE) setup EXTRAS=test,local
+	$(MAKE) setup EXTRAS=test,local,postgres
 	@test -x $(CHROMIUM) || echo "note: no Chromium at $(CHROMIUM), so the browser tests will be skipped;" \
 	  "to run them, install Debian's package as root: apt-get install -y chromium"
 	$(VENV)/bin/ruff check src tests eval train
