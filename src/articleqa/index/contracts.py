@@ -180,6 +180,10 @@ class PassageSearch(Protocol):
         """The stored chunks among ``ids``, in the order given (unknown ids left out)."""
         ...
 
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        """An article's stored chunks, in order ([] for an unknown article)."""
+        ...
+
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         """Chunk id → its vector, for the ids that have one."""
         ...

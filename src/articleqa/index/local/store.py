@@ -137,6 +137,9 @@ class Store:
     def chunks(self, ids: list[str]) -> list[Chunk]:
         return self.registry.chunks(ids)
 
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        return self.registry.chunks(self.registry.chunk_ids_of(article_id))
+
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         return self.vectors.vectors(chunk_ids)
 

@@ -1,0 +1,80 @@
+"""`articleqa migrate`: a local collection copied into another store without embedding again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from articleqa import Assistant, Config
+from articleqa.index import open_store
+from articleqa.index.migrate import migrate
+from articleqa.types import FeedState
+
+from .conftest import SAMPLES
+
+TARGETS = ["local", "postgres"]
+
+
+@pytest.fixture(params=TARGETS)
+def target_config(request, tmp_path) -> Config:
+    if request.param == "local":
+        return Config(store="local", data_dir=tmp_path / "target")
+    pg = request.getfixturevalue("postgres")
+    import psycopg
+
+    name = f"migrate_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name}")
+        c.execute(f"CREATE DATABASE {name}")
+    return Config(store="postgres", data_dir=tmp_path / "target", database_url=pg.url(name))
+
+
+class _Counting:
+    """Counts what the embedding model is asked to embed (a migration must embed nothing)."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_a_collection_is_copied_with_its_vectors_feeds_and_groups(tmp_path, embedder, target_config):
+    src_cfg = Config(data_dir=tmp_path / "source")
+    qa = Assistant(src_cfg, store=open_store(src_cfg, embedder=embedder))
+    assert qa.ingest([SAMPLES]).ok
+    feed = FeedState(url="https://news.example/feed.xml", title="Example", etag='"v1"', status="ok")
+    entry = qa.store.article_stats()[0].key  # a feed entry whose article is stored
+    with qa.store.writing():
+        qa.store.record_feed(feed, {entry: "fp1"})
+    source = qa.store
+    counting = _Counting(embedder)
+    target = open_store(target_config, embedder=counting)
+    report = migrate(source, target)
+    assert report.errors == [] and sorted(report.copied) == sorted(r.id for r in source.article_stats())
+    assert counting.texts == 0  # the stored vectors were copied, not made again
+    assert target.count() == source.count() and report.chunks == source.count()[1]
+    for info in source.article_stats():
+        a, b = source.article(info.id), target.article(info.id)
+        assert (a.text, a.key, a.title, a.content_hash) == (b.text, b.key, b.title, b.content_hash)
+        ca, cb = source.article_chunks(info.id), target.article_chunks(info.id)
+        assert ca == cb
+        va, vb = source.passage_vectors([c.id for c in ca]), target.passage_vectors([c.id for c in cb])
+        for cid in va:
+            assert np.allclose(va[cid], vb[cid], atol=1e-6)
+    meta_a = source.article_meta([r.id for r in source.article_stats()])
+    meta_b = target.article_meta(list(meta_a))
+    assert {k: v["group_id"] for k, v in meta_a.items()} == {k: v["group_id"] for k, v in meta_b.items()}
+    assert report.groups == 1  # the two sample articles are one story
+    assert [f.url for f in target.feed_states()] == [feed.url]
+    assert target.feed_fingerprints(feed.url) == source.feed_fingerprints(feed.url) == {entry: "fp1"}
+    # Answers from the copy are the answers from the original.
+    copy = Assistant(target_config, store=target)
+    q = "Which storm did Japan express sympathy about?"
+    assert copy.ask(q).text == qa.ask(q).text
+    again = migrate(source, target)
+    assert again.copied == [] and len(again.skipped) == len(report.copied)
