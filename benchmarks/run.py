@@ -1,11 +1,16 @@
 """Ingestion and query benchmarks, articleqa side by side with the plain llama-index pipeline.
 
     python benchmarks/run.py --sizes 1k,10k,100k --out benchmarks/results
+    python benchmarks/run.py --sizes 1k,10k --store postgres   # the postgres backend beside local
 
 For each size: build a corpus of about that many chunks (benchmarks/corpus.py), then in a
 fresh process each: the embedding model alone on a sample (the ceiling), articleqa's
 ingestion, the llama-index baseline's ingestion and retrieval, and an articleqa serving
 process answering questions. Writes results.json, results.md and results.png to --out.
+
+With ``--store postgres`` articleqa's ingestion and serving are also run on the postgres
+backend, in the same run: a local PostgreSQL (articleqa.postgres_server) started in the
+work dir, one database per size.
 
 Sizes at or above --cache-above reuse cached embeddings for ingestion (both pipelines):
 every text either pipeline will embed is embedded once into --cache-dir (and kept for
@@ -87,6 +92,37 @@ class Runner:
     def __init__(self, args: argparse.Namespace, work: Path):
         self.args = args
         self.work = work
+        self.pg = None
+
+    def postgres(self):
+        """The run's PostgreSQL (started on first use, stopped by `close`)."""
+        if self.pg is None:
+            import socket
+
+            from articleqa.postgres_server import LocalPostgres
+
+            root = Path(tempfile.mkdtemp(prefix="articleqa-bench-pg-"))
+            root.chmod(0o711)  # the server's account must reach its folder inside
+            with socket.socket() as sk:
+                sk.bind(("127.0.0.1", 0))
+                port = sk.getsockname()[1]
+            self.pg = LocalPostgres(root / "data", port=port).init().start()
+        return self.pg
+
+    def database(self, name: str) -> str:
+        """A fresh database on the run's server; its URL."""
+        import psycopg
+
+        pg = self.postgres()
+        with psycopg.connect(pg.url("postgres"), autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {name}")
+            c.execute(f"CREATE DATABASE {name}")
+        return pg.url(name)
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.stop()
+            shutil.rmtree(self.pg.data_dir.parent, ignore_errors=True)
 
     def child(self, task: str, params: dict, name: str) -> dict:
         """Run one worker task in a fresh interpreter; its JSON result."""
@@ -164,6 +200,18 @@ class Runner:
         out["articleqa_serve"] = self.child(
             "serve", {"data_dir": str(ours_dir), "questions": qs, "ask_questions": ask_qs}, f"{lab}-serve"
         )
+        if "postgres" in a.store:
+            pg = {
+                "store": "postgres",
+                "database_url": self.database(f"bench_{lab}"),
+                "data_dir": str(ours_dir) + "-pg",
+            }
+            log(f"[{lab}] articleqa ingestion, postgres store")
+            out["postgres_ingest"] = self.child("ingest", {**common, **pg}, f"{lab}-ingest-pg")
+            log(f"[{lab}] articleqa serving, postgres store")
+            out["postgres_serve"] = self.child(
+                "serve", {**pg, "questions": qs, "ask_questions": ask_qs}, f"{lab}-serve-pg"
+            )
         out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
         report.derive(out)
         if not a.keep:
@@ -204,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=HERE / ".cache" / "minilm-vectors")
     ap.add_argument("--fit-up-to", type=parse_size, default=10_000,
                     help="also run llama-index with chunks fitted to the model at sizes up to this")  # fmt: skip
+    ap.add_argument("--store", default="local", help="backends to measure: local, or local,postgres")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="pyinstrument each step into OUT/profiles/")
     ap.add_argument("--fill-only", action="store_true",
@@ -227,13 +276,14 @@ def main(argv: list[str] | None = None) -> int:
                "config": {k: getattr(cfg, k) for k in knobs},
                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "sizes": []}  # fmt: skip
     t0 = time.perf_counter()
+    runner = Runner(a, a.work_dir)
     try:
-        runner = Runner(a, a.work_dir)
         for n in sizes:
             results["sizes"].append(runner.size(n))
             results["total_s"] = round(time.perf_counter() - t0, 1)
             report.write(results, a.out)  # after each size: a long run leaves partial results
     finally:
+        runner.close()
         if tmp and not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"done in {results['total_s']:.0f}s: {a.out / 'results.md'}")

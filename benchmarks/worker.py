@@ -161,12 +161,12 @@ def task_fill(p: dict) -> dict:
 
 def task_ingest(p: dict) -> dict:
     """``Assistant.ingest`` of the JSONL corpus into an empty data dir."""
-    from articleqa import Assistant, Config
-    from articleqa.index.local import Store
+    from articleqa import Assistant
+    from articleqa.index import open_store
 
-    cfg = Config(data_dir=p["data_dir"])
+    cfg = config(p)
     timed, cached = wrap(minilm(cfg.embed_batch_size), p.get("cache_dir"))
-    qa = Assistant(cfg, store=Store(cfg, embedder=timed))
+    qa = Assistant(cfg, store=open_store(cfg, embedder=timed))
     with profiled(p.get("profile")):
         t = time.perf_counter()
         report = qa.ingest([p["corpus"]])
@@ -175,7 +175,7 @@ def task_ingest(p: dict) -> dict:
     mem = proc_status()
     stats = qa.stats()
     n_articles, n_chunks = stats.articles, stats.passages
-    texts = [c.text for c in qa.store.registry.chunks()]
+    texts = [c.text for r in qa.store.article_stats() for c in qa.store.article_chunks(r.id)]
     tokens = model_tokens(timed, texts)
     return {
         "seconds": round(dt, 3), "articles": n_articles, "chunks": n_chunks, "tokens": tokens,
@@ -183,8 +183,25 @@ def task_ingest(p: dict) -> dict:
         "tokens_per_s": round(tokens / dt, 1),
         "embed_seconds": round(timed.seconds, 3), "other_seconds": round(dt - timed.seconds, 3),
         "truncated_share": truncated_share(timed, texts),
-        "disk_bytes": disk_bytes(Path(p["data_dir"])), **cache_info(cached), **mem,
+        "disk_bytes": store_bytes(p), **cache_info(cached), **mem,
     }  # fmt: skip
+
+
+def config(p: dict):
+    """The task's `Config`: the local store in ``data_dir``, or ``store``/``database_url``."""
+    from articleqa import Config
+
+    return Config(data_dir=p["data_dir"], store=p.get("store", "local"), database_url=p.get("database_url"))
+
+
+def store_bytes(p: dict) -> int:
+    """What the store takes on disk: the data dir, or the database's size."""
+    if p.get("store", "local") == "local":
+        return disk_bytes(Path(p["data_dir"]))
+    import psycopg
+
+    with psycopg.connect(p["database_url"]) as c:
+        return int(c.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
 
 def task_serve(p: dict) -> dict:
@@ -196,14 +213,14 @@ def task_serve(p: dict) -> dict:
     The embedder is timed, so each answer's latency splits into model time (question +
     candidate sentences not yet cached) and everything else.
     """
-    from articleqa import Assistant, Config
-    from articleqa.index.local import Store
+    from articleqa import Assistant
+    from articleqa.index import open_store
 
     qs, ask_qs = p["questions"], p.get("ask_questions") or p["questions"]
     t = time.perf_counter()
-    cfg = Config(data_dir=p["data_dir"])
+    cfg = config(p)
     timed = TimedEmbedder(minilm(cfg.embed_batch_size))  # model load
-    qa = Assistant(cfg, store=Store(cfg, embedder=timed))
+    qa = Assistant(cfg, store=open_store(cfg, embedder=timed))
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     qa.ask(qs[0])  # opens Chroma, loads/builds BM25: the first question pays for it
