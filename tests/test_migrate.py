@@ -78,3 +78,44 @@ def test_a_collection_is_copied_with_its_vectors_feeds_and_groups(tmp_path, embe
     assert copy.ask(q).text == qa.ask(q).text
     again = migrate(source, target)
     assert again.copied == [] and len(again.skipped) == len(report.copied)
+
+
+def test_migrate_and_postgres_commands(tmp_path, postgres):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import psycopg
+    from typer.testing import CliRunner
+
+    from articleqa.cli import app
+
+    run = CliRunner()
+    data = str(tmp_path / "local")
+    assert run.invoke(app, ["ingest", str(SAMPLES), "--data-dir", data, "--quiet"]).exit_code == 0
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as c:
+        c.execute("DROP DATABASE IF EXISTS migrate_cli")
+        c.execute("CREATE DATABASE migrate_cli")
+    r = run.invoke(app, ["migrate", "--to", postgres.url("migrate_cli"), "--data-dir", data])
+    assert r.exit_code == 0, r.output
+    assert "2 articles copied" in r.output and "1 story groups" in r.output
+    r = run.invoke(app, ["migrate", "--to", postgres.url("migrate_cli"), "--data-dir", data])
+    assert "0 articles copied" in r.output and "2 already there" in r.output
+    bad = postgres.url("migrate_cli").replace(postgres.password, "wrong-password")
+    r = run.invoke(app, ["migrate", "--to", bad, "--data-dir", data])
+    assert r.exit_code != 0 and "wrong-password" not in r.output and "Traceback" not in r.output
+    # A server of one's own, in one command.
+    root = Path(tempfile.mkdtemp(prefix="articleqa-pgcli-"))
+    root.chmod(0o711)
+    try:
+        port = str(postgres.port + 1)
+        r = run.invoke(app, ["postgres", "start", "--dir", str(root / "pg"), "--port", port])
+        assert r.exit_code == 0, r.output
+        url = run.invoke(app, ["postgres", "url", "--dir", str(root / "pg")]).stdout.strip()
+        assert url.startswith("postgresql://articleqa:") and url.endswith(f"@127.0.0.1:{port}/articleqa")
+        with psycopg.connect(url) as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        assert run.invoke(app, ["postgres", "stop", "--dir", str(root / "pg")]).exit_code == 0
+        assert run.invoke(app, ["postgres", "url", "--dir", str(root / "pg")]).exit_code == 2
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -704,14 +704,14 @@ def postgres_stop(dir: PgDir = Path("pgdata")) -> None:
 
 
 @postgres_app.command("url")
-def postgres_url(dir: PgDir = Path("pgdata"), port: PgPort = 5432) -> None:
-    """Print the URL of the server in --dir (for ARTICLEQA_DATABASE_URL)."""
+def postgres_url(dir: PgDir = Path("pgdata")) -> None:
+    """Print the URL of the server running in --dir (for ARTICLEQA_DATABASE_URL)."""
     from .postgres_server import LocalPostgres
 
-    try:
-        console.print(LocalPostgres(dir.resolve(), port=port).url(), highlight=False, soft_wrap=True)
-    except OSError:
-        _fail(f"no server was made in {dir}; run `articleqa postgres start --dir {dir}`")
+    server = LocalPostgres.running(dir.resolve())
+    if server is None:
+        _fail(f"no server is running in {dir}; start it with `articleqa postgres start --dir {dir}`")
+    console.print(server.url(), highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,16 @@ class LocalPostgres:
             return None
         return pid
 
+    @classmethod
+    def running(cls, data_dir: Path) -> LocalPostgres | None:
+        """The server running in ``data_dir`` (its port and address from ``postmaster.pid``), or None."""
+        try:
+            lines = (data_dir / "postmaster.pid").read_text().splitlines()
+            server = cls(data_dir, port=int(lines[3]), host=lines[5].strip() or "127.0.0.1")
+        except (OSError, ValueError, IndexError):
+            return None
+        return server if server.pid is not None else None
+
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
         env = (
             {**os.environ, "PGPASSWORD": self.password} if (self.data_dir / PASSWORD_FILE).exists() else None
