@@ -25,7 +25,7 @@ from articleqa.types import Article, Chunk, FeedState, Filters
 
 from .conftest import ROOT
 
-BACKENDS = ["local"]
+BACKENDS = ["local", "postgres"]
 
 # The steps of a backend's `put_many` a crash may fall between: (class path, method) that is
 # made to raise, each after part of the write has happened.
@@ -33,6 +33,10 @@ WRITE_STEPS = {
     "local": [
         ("articleqa.index.local.registry.Registry", "put_many"),  # new vectors in, registry not
         ("articleqa.index.local.vectors.VectorIndex", "delete_ids"),  # registry done, old vectors left
+    ],
+    "postgres": [
+        ("articleqa.index.postgres.store.Store", "_insert_terms"),  # article and chunks in, terms not
+        ("articleqa.index.postgres.store.Store", "_bump_generation"),  # all in, not committed
     ],
 }
 
@@ -94,15 +98,32 @@ def backend(request) -> str:
 
 
 @pytest.fixture
-def config(backend, tmp_path) -> Config:
+def config(backend, tmp_path, request) -> Config:
+    if backend == "postgres":  # a fresh database per test on the session's server
+        return Config(store=backend, data_dir=tmp_path / "data", database_url=fresh_database(request))
     return Config(store=backend, data_dir=tmp_path / "data")
+
+
+def fresh_database(request) -> str:
+    """The URL of a new, empty database on the `postgres` fixture's server."""
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.url(name)
 
 
 @pytest.fixture
 def store(config, embedder) -> ArticleStore:
     s = open_store(config, embedder=embedder)
     assert isinstance(s, ArticleStore)
-    return s
+    yield s
+    if close := getattr(s, "close", None):  # a server backend's connections
+        close()
 
 
 def test_add_replace_remove_leave_no_stale_chunk(store):
@@ -313,7 +334,10 @@ CHILD = textwrap.dedent(
 
 def writer(config: Config, prefix: str, n: int) -> subprocess.Popen:
     args = [sys.executable, "-c", CHILD, str(config.data_dir), config.store, prefix, str(n)]
-    return subprocess.Popen(args, cwd=ROOT, env=dict(os.environ), text=True, stderr=subprocess.PIPE)
+    env = dict(os.environ)
+    if config.database_url:  # a server backend: the child opens the same database
+        env["ARTICLEQA_DATABASE_URL"] = config.database_url
+    return subprocess.Popen(args, cwd=ROOT, env=env, text=True, stderr=subprocess.PIPE)
 
 
 def test_a_write_by_another_process_is_seen(store, config):

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The answerers ``Config.answerer`` may name: the keys of ``articleqa.answer.ANSWERERS``, in
@@ -27,11 +27,24 @@ class Config(BaseSettings):
     )
 
     # --- storage ---------------------------------------------------------------------
-    store: Literal["local"] = Field(
-        "local", description="Storage backend (index/): local = SQLite + Chroma + in-process BM25."
+    store: Literal["local", "postgres"] = Field(
+        "local",
+        description="Storage backend (index/): local = SQLite + Chroma + in-process BM25; postgres = "
+        "PostgreSQL + pgvector (docs/postgres.md). Giving database_url alone selects postgres.",
     )
     data_dir: Path = Field(Path(".articleqa"), description="Where the registry and vectors live.")
-    collection: str = Field("articles", description="Chroma collection name.")
+    # Local: the Chroma collection. Postgres: the schema holding the collection's tables, so
+    # several collections can share one database.
+    collection: str = Field(
+        "articles", min_length=1, max_length=63, description="Collection name (Chroma collection / schema)."
+    )
+    # postgresql://user:password@host:port/database; carries a password, so never printed.
+    database_url: str | None = Field(
+        None, description="The PostgreSQL database of the postgres store.", repr=False
+    )
+    database_read_url: str | None = Field(
+        None, description="A read replica of database_url: searches and reads go there.", repr=False
+    )
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of files.")
     chroma_port: int = 8000
 
@@ -160,6 +173,14 @@ class Config(BaseSettings):
         right claims kept were 93% with 6, 94% with 8 and 97% with 10: fewer left the
         passage a claim came from unseen."""
         return self.llm_top_k or (3 if self.answerer == "local" else 10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _postgres_when_a_database_is_given(cls, data: object) -> object:
+        """A database URL with no store named selects the postgres store (``Config()`` stays local)."""
+        if isinstance(data, dict) and data.get("database_url") and data.get("store") is None:
+            return {**data, "store": "postgres"}
+        return data
 
     @field_validator("answerer")
     @classmethod

@@ -18,9 +18,16 @@ def _local(config: Config, embedder: Embedder | None) -> ArticleStore:
     return Store(config, embedder=embedder)
 
 
+def _postgres(config: Config, embedder: Embedder | None) -> ArticleStore:
+    from .postgres import Store
+
+    return Store(config, embedder=embedder)
+
+
 # A backend: a subpackage of index/ implementing `contracts.ArticleStore`, and one line here.
 STORES: dict[str, Callable[[Config, Embedder | None], ArticleStore]] = {
     "local": _local,
+    "postgres": _postgres,
 }
 
 
