@@ -181,7 +181,7 @@ def ingest(
     for e in report.errors:
         err.print(f"[red]error:[/] {escape(e)}")
     if not quiet:
-        console.print(report.summary())
+        console.print(report.summary(), soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -662,7 +662,7 @@ def migrate(
         _fail(str(e))
     for e in report.errors:
         err.print(f"[red]failed:[/] {escape(e)}")
-    console.print(report.summary())
+    console.print(report.summary(), soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
 

@@ -586,6 +586,13 @@ class Store:
         found = {r[0]: Chunk(*r) for r in rows}
         return [found[i] for i in ids if i in found]
 
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        rows = self._rows(
+            'SELECT id, article_id, ord, start, "end", text FROM chunks WHERE article_id = %s ORDER BY ord',
+            (article_id,),
+        )
+        return [Chunk(*r) for r in rows]
+
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
