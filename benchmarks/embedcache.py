@@ -116,3 +116,27 @@ class CachingEmbedder:
         self.hits += int(hit.sum())
         self.misses += len(miss)
         return out
+
+
+class HashingEmbedder:
+    """A stand-in for the model where it would take too long here (``run.py
+    --synthetic-vectors``): each word is hashed to one of ``dim`` signed dimensions, counts are
+    summed and the vector normalised. Texts sharing words get similar vectors, so the stores do
+    the same work they would with the model's (HNSW, duplicate detection, filters), but the
+    vectors mean nothing: speed and memory only, never quality. Kept in its own cache dir."""
+
+    name = "hashing-synthetic"
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import re
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+                out[i, h % self.dim] += 1.0 if h >> 63 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)

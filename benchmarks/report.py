@@ -134,6 +134,15 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{k}={v}" for k, v in results.get("config", {}).items())
         + ".",
         "",
+        *(
+            [
+                "**Synthetic vectors** (`--synthetic-vectors`): ingestion replayed hashed stand-in vectors, "
+                "not the model's, so these numbers are speed and memory only, never retrieval quality.",
+                "",
+            ]
+            if results.get("synthetic_vectors")
+            else []
+        ),
         "## Corpora",
         "",
         "| size | articles | chunks | JSONL MB | embeddings reused |",

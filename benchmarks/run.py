@@ -145,7 +145,7 @@ class Runner:
         log(f"[{lab}] filling the embedding cache {self.args.cache_dir} (only texts it lacks are embedded)")
         return self.child(
             "fill", {"texts": str(texts_file), "corpus": str(corp.dir), "cache_dir": str(self.args.cache_dir),
-                     "batch_size": self.args.batch_size}, f"{lab}-fill",
+                     "batch_size": self.args.batch_size, "synthetic": self.args.synthetic_vectors}, f"{lab}-fill",
         )  # fmt: skip
 
     def size(self, n: int) -> dict:
@@ -253,11 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-up-to", type=parse_size, default=10_000,
                     help="also run llama-index with chunks fitted to the model at sizes up to this")  # fmt: skip
     ap.add_argument("--store", default="local", help="backends to measure: local, or local,postgres")
+    ap.add_argument("--synthetic-vectors", action="store_true",
+                    help="fill the cache with hashed stand-in vectors, not the model's (speed and memory only)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="pyinstrument each step into OUT/profiles/")
     ap.add_argument("--fill-only", action="store_true",
                     help="only build the cached sizes' corpora and fill the embedding cache, measure nothing")  # fmt: skip
     a = ap.parse_args(argv)
+    if a.synthetic_vectors and a.cache_dir == HERE / ".cache" / "minilm-vectors":
+        a.cache_dir = HERE / ".cache" / "synthetic-vectors"  # never mixed with the model's
     sizes = [parse_size(s) for s in a.sizes.split(",") if s.strip()]
     if a.fill_only:
         return fill_only(a, [n for n in sizes if n >= a.cache_above])
@@ -273,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config()
     knobs = ("chunk_size", "chunk_overlap", "embed_batch_size", "embed_threads", "top_k", "candidate_k")
     results = {"command": command.strip(), "machine": machine(), "versions": versions(),
+               "synthetic_vectors": a.synthetic_vectors,
                "config": {k: getattr(cfg, k) for k in knobs},
                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "sizes": []}  # fmt: skip
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ for _k, _v in {
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from embedcache import CachingEmbedder, TimedEmbedder, VectorCache  # noqa: E402
+from embedcache import CachingEmbedder, HashingEmbedder, TimedEmbedder, VectorCache  # noqa: E402
 
 MAX_SEQ = 256
 
@@ -147,7 +147,7 @@ def task_fill(p: dict) -> dict:
     theirs = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     texts = list(dict.fromkeys(ours + theirs))
     todo = [t for t, r in zip(texts, cache.rows(texts), strict=True) if r < 0]
-    emb = minilm(p["batch_size"])
+    emb = HashingEmbedder() if p.get("synthetic") else minilm(p["batch_size"])
     t = time.perf_counter()
     for s in range(0, len(todo), 2048):  # save as we go: a long fill can be resumed
         part = todo[s : s + 2048]
