@@ -44,6 +44,15 @@ DataDir = Annotated[
 ChromaHost = Annotated[
     str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded)")
 ]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        show_default=False,
+        help="Use the postgres store at postgresql://USER:PASSWORD@HOST:PORT/DB (prefer env "
+        "ARTICLEQA_DATABASE_URL: a password on the command line shows in ps)",
+    ),
+]
 ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port")]
 AnswererOpt = Annotated[
     str | None,
@@ -150,6 +159,7 @@ def ingest(
         typer.Argument(help="Files (.txt .md .html .jsonl), folders, http(s) URLs or RSS/Atom feed URLs"),
     ],
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove articles whose files are gone")] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or lines, no summary")
@@ -167,7 +177,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest articles; unchanged ones are skipped. Exit code 1 if any input failed."""
-    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+    qa = Assistant(_config(data_dir, database_url=database_url, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
                            max_article_chars=max_article_chars))  # fmt: skip
     if quiet or not err.is_terminal:  # a log gets plain lines (or nothing), a terminal the bar
         lines = None if quiet else _ProgressLines(err)
@@ -219,6 +229,7 @@ def watch(
     every: Annotated[str, typer.Option("--every", help="Time between polls: 30s, 15m, 1h, 1d")] = "15m",
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit (for cron)")] = False,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors")] = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
@@ -232,7 +243,13 @@ def watch(
         if not u.lower().startswith(("http://", "https://")):
             _fail(f"'{u}' is not an http(s) feed URL")
     qa = Assistant(
-        _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None)
+        _config(
+            data_dir,
+            database_url=database_url,
+            chroma_host=chroma_host,
+            chroma_port=chroma_port,
+            fetch_allow=allow_fetch or None,
+        )
     )
     n = 0
     try:
@@ -286,6 +303,7 @@ def _print_answer(ans: Answer) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="Your question")],
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to consider")] = None,
     source: Annotated[
@@ -305,7 +323,9 @@ def ask(
         _fail("the question is empty")
     filters = _filters(source, since, until)
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
-    qa = Assistant(_config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, **llm))
+    qa = Assistant(
+        _config(data_dir, database_url=database_url, chroma_host=chroma_host, chroma_port=chroma_port, **llm)
+    )
     _require_articles(qa)
     try:
         ans = qa.ask(question, top_k=top_k, filters=filters)
@@ -334,6 +354,7 @@ SAMPLE_ARTICLE = "vietnam-japan-parliamentary-agreement-vov"  # the sample artic
 @app.command()
 def chat(
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     sample: Annotated[
         bool, typer.Option("--sample/--no-sample", help="Ingest the bundled sample articles first")
     ] = True,
@@ -345,7 +366,9 @@ def chat(
     """Ask questions interactively in the terminal (empty line or Ctrl-D to quit).
 
     Follow-ups ("and when did it hit?") are understood in the context of earlier questions."""
-    qa = Assistant(_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)))
+    qa = Assistant(
+        _config(data_dir, database_url=database_url, **_llm(answerer, llm_model, llm_base_url, llm_gguf))
+    )
     messages: list[dict[str, str]] = []
     if sample:
         report = qa.ingest([sample_articles()])
@@ -377,9 +400,13 @@ def chat(
 
 
 @app.command("list")
-def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_articles(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """List ingested articles."""
-    rows = Assistant(_config(data_dir)).articles()
+    rows = Assistant(_config(data_dir, database_url=database_url)).articles()
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2) + "\n")
         return
@@ -407,9 +434,9 @@ def list_articles(data_dir: DataDir = None, as_json: Annotated[bool, typer.Optio
 
 @app.command()
 def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids (see `articleqa list`)")],
-           data_dir: DataDir = None) -> None:  # fmt: skip
+           data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:  # fmt: skip
     """Remove articles from every index."""
-    qa = Assistant(_config(data_dir))
+    qa = Assistant(_config(data_dir, database_url=database_url))
     missing = 0
     for a in article_ids:
         if qa.remove(a):
@@ -446,6 +473,7 @@ def evaluate(
         list[Path] | None, typer.Option("--corpus", help="Articles to index (jsonl sets)")
     ] = None,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports go")] = Path(
         "reports/latest"
     ),
@@ -484,7 +512,7 @@ def evaluate(
         report = run_eval(
             dataset, fmt=fmt, corpus=corpus, data_dir=data_dir, report_dir=report_dir, limit=limit,
             seed=seed, holdout=holdout, baseline=baseline, compare_evidence=compare_evidence,
-            config=_config(data_dir, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
+            config=_config(data_dir, database_url=database_url, **_llm(answerer, llm_model, llm_base_url, llm_gguf)),
         )  # fmt: skip
     except LLMError as e:
         _llm_failed(e)
@@ -505,6 +533,7 @@ def serve(
         int | None, typer.Option("--port", "-p", help="Port (default: 7860 or the next free one)")
     ] = None,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     auth: Annotated[
         str | None,
         typer.Option(
@@ -578,7 +607,7 @@ def serve(
     if creds and getattr(source, "name", "") == "COMMANDLINE":
         err.print(escape(CMDLINE_AUTH_WARNING))
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
-    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+    cfg = _config(data_dir, database_url=database_url, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
                   trusted_proxies=trusted_proxy or None, api_keys_file=api_keys_file, **llm)  # fmt: skip
     try:
         launch(Assistant(cfg), host=host, port=port, auth=creds, sample=sample)
@@ -589,6 +618,7 @@ def serve(
 @app.command()
 def mcp(
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     allow_ingest: Annotated[
         bool,
         typer.Option(
@@ -609,7 +639,7 @@ def mcp(
     from .service.mcp import build_mcp
 
     llm = _llm(answerer, llm_model, llm_base_url, llm_gguf)
-    cfg = _config(data_dir, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
+    cfg = _config(data_dir, database_url=database_url, chroma_host=chroma_host, chroma_port=chroma_port, fetch_allow=allow_fetch or None,
                   **llm)  # fmt: skip
     qa = Assistant(cfg)
     if qa.stats().articles == 0:  # served anyway: with --allow-ingest a client may add articles
