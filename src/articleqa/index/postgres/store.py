@@ -597,7 +597,22 @@ class Store:
             'SELECT id, article_id, ord, start, "end", text FROM chunks WHERE id = ANY(%s)', (list(ids),)
         )
         found = {r[0]: Chunk(*r) for r in rows}
+        self._prefetch_df([i for i in found])
         return [found[i] for i in ids if i in found]
+
+    def _prefetch_df(self, chunk_ids: list[str]) -> None:
+        """Cache the document frequencies of every term of these chunks in one query: answering
+        asks the idf of the terms of the passages it read (~90 one-term queries a question)."""
+        if self._known_gen < 0 or not chunk_ids:
+            return
+        rows = self._rows(
+            "SELECT DISTINCT d.term, d.df FROM chunks c JOIN chunk_terms t ON t.n = c.n "
+            "JOIN term_df d ON d.term = t.term WHERE c.id = ANY(%s)",
+            (chunk_ids,),
+        )
+        cache = self._df_cache
+        for t, df in rows:
+            cache.setdefault(t, int(df))
 
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
