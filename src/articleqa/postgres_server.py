@@ -81,11 +81,17 @@ class LocalPostgres:
         return pid
 
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PGPASSWORD": self.password} if (self.data_dir / PASSWORD_FILE).exists() else None
+        env = (
+            {**os.environ, "PGPASSWORD": self.password} if (self.data_dir / PASSWORD_FILE).exists() else None
+        )
         try:
-            return subprocess.run(args, user=_os_user(), check=True, capture_output=True, text=True, env=env, **kw)
+            return subprocess.run(
+                args, user=_os_user(), check=True, capture_output=True, text=True, env=env, **kw
+            )
         except subprocess.CalledProcessError as e:
-            raise RuntimeError(f"{Path(args[0]).name} failed: {(e.stderr or e.stdout).strip()[-800:]}") from None
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed: {(e.stderr or e.stdout).strip()[-800:]}"
+            ) from None
 
     def _own(self, path: Path) -> None:
         """Make ``path`` the server account's (as root), readable by it alone."""
@@ -146,7 +152,9 @@ class LocalPostgres:
             if r.returncode == 0:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL in {self.data_dir} did not start; see {self.data_dir / 'server.log'}")
+                raise RuntimeError(
+                    f"PostgreSQL in {self.data_dir} did not start; see {self.data_dir / 'server.log'}"
+                )
             time.sleep(0.1)
 
     def _create_database(self) -> None:
@@ -154,7 +162,10 @@ class LocalPostgres:
             return  # a replica: the primary's databases arrive by replication
         psql = [str(binaries() / "psql"), "-h", self.host, "-p", str(self.port), "-U", ROLE, "-d", "postgres",
                 "-tAc"]  # fmt: skip
-        if self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"]).stdout.strip() != "1":
+        if (
+            self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"]).stdout.strip()
+            != "1"
+        ):
             self._run([*psql, f"CREATE DATABASE {DATABASE}"])
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -458,7 +458,8 @@ class Store:
         return self._df_all
 
     def idf(self, term: str) -> float:
-        return math.log(1 + (self._n_chunks + 1) / (self._df([term])[term] + 0.5))
+        df = self._df([term])[term]  # first: it refreshes the statistics of a new store
+        return math.log(1 + (self._n_chunks + 1) / (df + 0.5))
 
     def document_frequencies(self) -> Mapping[str, int]:
         return _DocFreq(self)
