@@ -5,6 +5,7 @@ its outage), and the server going down in the middle of an ingest. Real servers 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import socket
 import statistics
@@ -104,6 +105,13 @@ def test_a_database_built_with_another_embedding_model_is_refused(url, opened):
     sql(url, "UPDATE articles.meta SET v = 'text-embedding-3-small' WHERE k = 'embed_model'")
     with pytest.raises(SchemaMismatch, match="built with embeddings from 'text-embedding-3-small'"):
         opened().count()
+
+
+def test_a_new_process_reads_the_statistics_before_its_first_search(url, opened):
+    put(opened(), article("harbour", HARBOUR), article("ferry", FERRY))
+    other = opened()  # as a new serving process: no search yet
+    assert other.idf("harbour") == pytest.approx(math.log(1 + 5 / 3.5))  # 4 chunks, "harbour" in 3
+    assert other.document_frequencies()["ferri"] == 1 and "xylophon" not in other.document_frequencies()
 
 
 @pytest.mark.parametrize("fault", ["password", "port"])

@@ -47,6 +47,7 @@ K1, B = 1.5, 0.75  # bm25s's "lucene" BM25, as the local backend scores (index/l
 # terms found, when it has rarer ones (their postings are most of the work). Measured in
 # docs/postgres.md: at 100k chunks "what is the" style terms hold 20-60% of the chunks.
 COMMON_SHARE = 0.05
+COMMON_MIN_DF = 2000  # ... and more than this many (shorter posting lists cost ~1 ms at most)
 # HNSW candidates examined per query (pgvector's default is 40; a query returns at most this
 # many), and with filters, iterative scans keep going until k allowed rows are found.
 EF_SEARCH = 100
@@ -105,6 +106,13 @@ class _VectorLoader(Loader):
 class _VectorTextLoader(Loader):
     def load(self, data) -> np.ndarray:
         return np.array(bytes(data).decode()[1:-1].split(","), dtype=np.float32)
+
+
+def _connection_lost(e: BaseException) -> bool:
+    """Whether ``e`` is a dead connection (worth one more try on a fresh one), not a query's fault."""
+    return isinstance(e, psycopg.InterfaceError | PoolTimeout) or (
+        isinstance(e, psycopg.OperationalError) and not isinstance(e, psycopg.errors.QueryCanceled)
+    )
 
 
 def _sql_filters(f: Filters | None) -> tuple[str, list]:
@@ -176,7 +184,7 @@ class Store:
         self._known_gen = -1  # the generation what is cached below was read at
         self._df_cache: dict[str, int] = {}
         self._df_all: dict[str, int] | None = None
-        self._n_chunks = 0
+        self._n_chunks, self._avg_len = 0, 1.0
         self._cache_lock = threading.Lock()
         self._replica_down_until = 0.0
         self._replica_warned = False
@@ -292,11 +300,15 @@ class Store:
                         "the read replica at %s is unavailable (%s); reading from the primary",
                         masked(self.cfg.database_read_url or ""), reason(e),
                     )  # fmt: skip
-        try:
-            with db.primary.connection() as c:
-                return fn(c)
-        except _ERRORS as e:
-            raise self._unavailable(e) from None
+        for attempt in range(2):
+            try:
+                with db.primary.connection() as c:
+                    return fn(c)
+            except _ERRORS as e:
+                if attempt or not _connection_lost(e):
+                    raise self._unavailable(e) from None
+                db.primary.check()  # a restarted server: drop the dead connections, read again
+        raise AssertionError("unreachable")
 
     def _unavailable(self, e: BaseException) -> StoreUnavailable:
         log.warning("the PostgreSQL store at %s failed: %s", self.where, e)
@@ -351,18 +363,16 @@ class Store:
     def _transaction(self) -> Iterator[psycopg.Cursor]:
         """One write transaction: under the collection's (transaction) advisory lock, bumping
         the generation as its last statement."""
-        conn = getattr(self._tl, "conn", None)
-        try:
-            if conn is not None:
-                yield from self._in_transaction(conn)
-            else:
-                with self._db.primary.connection() as c:
-                    yield from self._in_transaction(c)
-        except _ERRORS as e:
-            raise self._unavailable(e) from None
+        with self.writing():
+            try:
+                yield from self._in_transaction(self._tl.conn)
+            except _ERRORS as e:
+                raise self._unavailable(e) from None
 
     def _in_transaction(self, conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
-        with conn.transaction(), conn.cursor() as cur:
+        # Pipelined: statements whose results aren't read go out without waiting for a reply
+        # (a write is ~12 statements: ~5 ms of round trips per article without it).
+        with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT pg_advisory_xact_lock({})").format(writer_key(self.schema)))
             yield cur
             self._bump_generation(cur)
@@ -388,12 +398,12 @@ class Store:
     def refresh(self) -> bool:
         """Drop what is cached (document frequencies, outlets, the newest date) when the
         generation has moved; True when it had."""
-        gen, n = self._rows("SELECT generation, n_chunks FROM state")[0]
+        gen, n, total = self._rows("SELECT generation, n_chunks, total_len FROM state")[0]
         with self._cache_lock:
             if gen == self._known_gen:
                 return False
             moved = self._known_gen >= 0
-            self._known_gen, self._n_chunks = gen, int(n)
+            self._known_gen, self._n_chunks, self._avg_len = gen, int(n), int(total) / max(int(n), 1)
             self._df_cache, self._df_all = {}, None
             self.__dict__.pop("_outlets", None)
             self.__dict__.pop("_newest", None)
@@ -448,7 +458,8 @@ class Store:
         return self._df_all
 
     def idf(self, term: str) -> float:
-        return math.log(1 + (self._n_chunks + 1) / (self._df([term])[term] + 0.5))
+        df = self._df([term])[term]  # first: it refreshes the statistics of a new store
+        return math.log(1 + (self._n_chunks + 1) / (df + 0.5))
 
     def document_frequencies(self) -> Mapping[str, int]:
         return _DocFreq(self)
@@ -535,47 +546,50 @@ class Store:
         query's rarer terms found (when it has rarer ones, and they find at least ``k``)."""
         self.refresh()
         qterms = terms(query)
-        if not qterms or not self._n_chunks:
+        n = self._n_chunks
+        if not qterms or not n:
             return []
         df = self._df(qterms)
-        known = [t for t in qterms if df[t]]
-        if not known:
+        cnt = Counter(t for t in qterms if df[t])  # a repeated term counts again, as locally
+        if not cnt:
             return []
-        cnt = Counter(known)  # repeats count again, as the local index sums them
-        rare = sorted(t for t in cnt if df[t] <= COMMON_SHARE * self._n_chunks)
-        where, fargs = _sql_filters(filters)
+        # idf as bm25s computes it; the statistics are this process's as of `refresh` above.
+        weight = {t: c * math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t, c in cnt.items()}
+        rare = sorted(t for t in cnt if df[t] <= max(COMMON_SHARE * n, COMMON_MIN_DF))
         if rare and len(rare) < len(cnt):
-            hits = self._bm25(cnt, k, where, fargs, rare)
+            hits = self._bm25(weight, k, filters, rare)
             if len(hits) >= k:
                 return hits
-        return self._bm25(cnt, k, where, fargs, None)
+        return self._bm25(weight, k, filters, None)
 
     def _bm25(
-        self, cnt: Counter, k: int, where: str, fargs: list, candidates_from: list[str] | None
+        self, weight: dict[str, float], k: int, filters: Filters | None, candidates_from: list[str] | None
     ) -> list[tuple[str, float]]:
-        ts, ns = list(cnt), [cnt[t] for t in cnt]
-        head = (
-            "WITH st AS (SELECT n_chunks::float8 AS n, GREATEST(total_len::float8 / GREATEST(n_chunks, 1), 1e-9) AS avg "
-            "FROM state), "
-            "w AS (SELECT q.term, q.cnt * ln(1 + (st.n - d.df + 0.5) / (d.df + 0.5)) AS idf "
-            "FROM unnest(%s::text[], %s::int[]) AS q(term, cnt) JOIN term_df d ON d.term = q.term, st) "
-        )
-        score = f"sum(w.idf * t.tf / (t.tf + {K1} * (1 - {B} + {B} * c.len / st.avg)))"
+        """The top ``k`` (chunk id, score): every chunk holding a query term, or (with
+        ``candidates_from``) those holding one of these terms, scored on all of them."""
+        where, fargs = _sql_filters(filters)
+        # K1 * ((1 - B) + B * len / avg) = a + c * len
+        a, c = K1 * (1 - B), K1 * B / self._avg_len
+        score = "sum(q.w * t.tf / (t.tf + %s + %s * t.len))"
+        ts, ws = list(weight), list(weight.values())
         if candidates_from is None:
-            query = (
-                head + f"SELECT c.id, {score} AS s FROM w JOIN chunk_terms t ON t.term = w.term "
-                f"JOIN chunks c ON c.n = t.n, st WHERE true{where} GROUP BY c.id ORDER BY s DESC, c.id LIMIT %s"
-            )
-            args = [ts, ns, *fargs, k]
+            source = "unnest(%s::text[], %s::float8[]) AS q(term, w) JOIN chunk_terms t ON t.term = q.term"
+            sargs: list = [ts, ws]
         else:
-            query = (
-                head + ", cand AS (SELECT DISTINCT t.n FROM chunk_terms t WHERE t.term = ANY(%s)) "
-                f"SELECT c.id, {score} AS s FROM cand JOIN chunks c ON c.n = cand.n "
-                "JOIN chunk_terms t ON t.n = cand.n AND t.term = ANY(%s) JOIN w ON w.term = t.term, st "
-                f"WHERE true{where} GROUP BY c.id ORDER BY s DESC, c.id LIMIT %s"
+            source = (
+                "(SELECT DISTINCT n FROM chunk_terms WHERE term = ANY(%s)) AS cand "
+                "JOIN chunk_terms t ON t.n = cand.n AND t.term = ANY(%s) "
+                "JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) ON q.term = t.term"
             )
-            args = [ts, ns, candidates_from, ts, *fargs, k]
-        return [(i, float(s)) for i, s in self._rows(query, args) if s > 0]
+            sargs = [candidates_from, ts, ts, ws]
+        if where:  # only now the chunks' own columns are needed per posting
+            source += " JOIN chunks c ON c.n = t.n"
+        query = (
+            f"SELECT c.id, r.s FROM (SELECT t.n, {score} AS s FROM {source} WHERE true{where} "
+            "GROUP BY t.n ORDER BY s DESC LIMIT %s) AS r JOIN chunks c ON c.n = r.n ORDER BY r.s DESC, c.id"
+        )
+        rows = self._rows(query, [a, c, *sargs, *fargs, k])
+        return [(i, float(s)) for i, s in rows if s > 0]
 
     def chunks(self, ids: list[str]) -> list[Chunk]:
         if not ids:
@@ -584,6 +598,7 @@ class Store:
             'SELECT id, article_id, ord, start, "end", text FROM chunks WHERE id = ANY(%s)', (list(ids),)
         )
         found = {r[0]: Chunk(*r) for r in rows}
+        self._prefetch_df([i for i in found])
         return [found[i] for i in ids if i in found]
 
     def article_chunks(self, article_id: str) -> list[Chunk]:
@@ -592,6 +607,20 @@ class Store:
             (article_id,),
         )
         return [Chunk(*r) for r in rows]
+
+    def _prefetch_df(self, chunk_ids: list[str]) -> None:
+        """Cache the document frequencies of every term of these chunks in one query: answering
+        asks the idf of the terms of the passages it read (~90 one-term queries a question)."""
+        if self._known_gen < 0 or not chunk_ids:
+            return
+        rows = self._rows(
+            "SELECT DISTINCT d.term, d.df FROM chunks c JOIN chunk_terms t ON t.n = c.n "
+            "JOIN term_df d ON d.term = t.term WHERE c.id = ANY(%s)",
+            (chunk_ids,),
+        )
+        cache = self._df_cache
+        for t, df in rows:
+            cache.setdefault(t, int(df))
 
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
@@ -705,16 +734,14 @@ class Store:
         counts = [Counter(terms(c.text)) for c in chunks]
         day = article.published_at[:10]
         with self._transaction() as cur:
-            cur.execute("SELECT version FROM articles WHERE key = %s", (article.key,))
-            prev = cur.fetchone()
-            self._forget(cur, "key", article.key)
+            prev = self._forget(cur, "key", article.key)
             cur.execute(
                 f"INSERT INTO articles ({_ARTICLE_COLS}, version, vec) VALUES ({', '.join(['%s'] * 11)}"
                 + (", %b)" if len(chunks) else ", NULL)"),
                 [
                     article.id, article.key, article.title, article.source, article.url, article.author,
                     article.published_at, article.content_hash, article.text, article.origin,
-                    prev[0] + 1 if prev else 1,
+                    prev + 1 if prev else 1,
                     *([dedup.article_vector(vecs).astype(np.float32)] if len(chunks) else []),
                 ],
             )  # fmt: skip
@@ -737,7 +764,7 @@ class Store:
                 ts.append(t)
                 tfs.append(tf)
         cur.execute(
-            "INSERT INTO chunk_terms (n, term, tf) SELECT c.n, x.term, x.tf "
+            "INSERT INTO chunk_terms (n, term, tf, len) SELECT c.n, x.term, x.tf, c.len "
             "FROM unnest(%s::text[], %s::text[], %s::int[]) AS x(id, term, tf) JOIN chunks c ON c.id = x.id",
             (ids, ts, tfs),
         )
@@ -752,14 +779,16 @@ class Store:
             (len(chunks), sum(sum(n.values()) for n in counts)),
         )
 
-    def _forget(self, cur: psycopg.Cursor, column: str, value: str) -> bool:
+    def _forget(self, cur: psycopg.Cursor, column: str, value: str) -> int | None:
         """Delete the article whose ``column`` is ``value`` with its chunks (their document
-        frequencies and the totals counted down); False when there is none."""
+        frequencies and the totals counted down); its version, or None when there is none."""
         col = sql.Identifier(column)
-        cur.execute(sql.SQL("SELECT id FROM articles WHERE {} = %s FOR UPDATE").format(col), (value,))
+        cur.execute(
+            sql.SQL("SELECT id, version FROM articles WHERE {} = %s FOR UPDATE").format(col), (value,)
+        )
         row = cur.fetchone()
         if row is None:
-            return False
+            return None
         aid = row[0]
         cur.execute(
             "WITH gone AS (SELECT t.term, count(*) AS c FROM chunk_terms t JOIN chunks c ON c.n = t.n "
@@ -778,12 +807,12 @@ class Store:
             (aid,),
         )
         cur.execute("DELETE FROM articles WHERE id = %s", (aid,))  # cascades: chunks, terms, edges
-        return True
+        return int(row[1])
 
     def remove(self, article_id: str) -> bool:
         with self.writing():
             with self._transaction() as cur:
-                gone = self._forget(cur, "id", article_id)
+                gone = self._forget(cur, "id", article_id) is not None
             if gone:
                 self.regroup()
             return gone
