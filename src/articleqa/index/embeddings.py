@@ -185,6 +185,10 @@ class CachedEmbedder:
         return np.stack([found[t] for t in texts])
 
 
+class EmbeddingServerError(RuntimeError):
+    """An embedding server whose answer articleqa cannot use (says what and how to fix it)."""
+
+
 class OpenAIEmbedder:
     """Embeddings from any OpenAI-compatible ``/v1/embeddings`` endpoint."""
 
@@ -210,13 +214,36 @@ class OpenAIEmbedder:
         return self._counter(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows: list[list[float]] = []
+        rows: list[np.ndarray] = []
         texts = list(texts)
         for s in range(0, len(texts), self.batch_size):
-            resp = self._client.embeddings.create(model=self.name, input=texts[s : s + self.batch_size])
-            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
-        arr = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+            batch = texts[s : s + self.batch_size]
+            resp = self._client.embeddings.create(model=self.name, input=batch)
+            got = [
+                np.asarray(d.embedding, dtype=np.float32) for d in sorted(resp.data, key=lambda d: d.index)
+            ]
+            rows.extend(self._checked(got, len(batch)))
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        arr = np.stack(rows)
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+    def _checked(self, got: list[np.ndarray], n: int) -> list[np.ndarray]:
+        """One flat vector per text, all of one size, or a plain error: a server without pooling
+        (llama.cpp on a chat model) answers one vector per token, which used to be flattened into
+        a wrong, text-length-dependent "dimension"."""
+        where = f"embedding server {self._client.base_url}, model '{self.name}'"
+        if len(got) != n:
+            raise EmbeddingServerError(f"{where} returned {len(got)} vectors for {n} texts")
+        if any(v.ndim != 1 for v in got):
+            raise EmbeddingServerError(
+                f"{where} returned one vector per token, not one per text: start it with pooling "
+                "(llama.cpp: --pooling mean; llama-cpp-python: --kv_overrides <arch>.pooling_type=int:1)"
+            )
+        sizes = {v.shape[0] for v in got} | ({self._dim} if self._dim else set())
+        if len(sizes) != 1:
+            raise EmbeddingServerError(f"{where} returned vectors of sizes {sorted(sizes)}")
+        return got
 
 
 class TokenCounter:
