@@ -127,3 +127,14 @@ def test_two_servers_on_one_database_see_every_write(database, tmp_path):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_every_command_says_an_unreachable_database_in_one_line(tmp_path):
+    url = "postgresql://articleqa:s3cret-pw@127.0.0.1:1/articleqa"  # nothing listens on port 1
+    for args in (["ask", "Who met Ishiba?"], ["ingest", str(ROOT / "examples" / "articles")], ["list"]):
+        r = subprocess.run([sys.executable, "-m", "articleqa.cli", *args], cwd=tmp_path, env=_env(url),
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        out = r.stdout + r.stderr
+        assert r.returncode == 2, out
+        assert "can't open the PostgreSQL store at postgresql://articleqa:***@127.0.0.1:1/articleqa" in out
+        assert "s3cret-pw" not in out and "Traceback" not in out and len(out.strip().splitlines()) == 1

@@ -744,5 +744,18 @@ def postgres_url(dir: PgDir = Path("pgdata")) -> None:
     console.print(server.url(), highlight=False, soft_wrap=True)
 
 
+def main() -> None:
+    """The ``articleqa`` command: `app`, with a store that can't be opened or used (no server
+    there, a wrong password, another embedding model) said in one line, exit code 2."""
+    from .index.contracts import StoreMismatch, StoreUnavailable
+    from .index.embeddings import EmbeddingServerError
+
+    try:
+        app()
+    except (StoreUnavailable, StoreMismatch, EmbeddingServerError) as e:
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

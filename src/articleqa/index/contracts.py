@@ -48,6 +48,11 @@ T = TypeVar("T")
 Embedded = tuple[Article, list[Chunk], np.ndarray]
 
 
+class StoreMismatch(ValueError):
+    """The store holds a collection this configuration can't use: built with another embedding
+    model, written by a newer articleqa, or tables articleqa didn't make. Said in one line."""
+
+
 class StoreUnavailable(RuntimeError):
     """The store could not be read even after reopening it (what went wrong inside the
     backend is logged, not shown)."""
@@ -261,5 +266,6 @@ __all__ = [
     "Embedding",
     "PassageSearch",
     "StoreFactory",
+    "StoreMismatch",
     "StoreUnavailable",
 ]

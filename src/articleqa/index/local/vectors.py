@@ -11,9 +11,10 @@ import numpy as np
 
 from ...config import Config
 from ...types import Chunk, Filters
+from .. import contracts
 
 
-class StoreMismatch(Exception):
+class StoreMismatch(contracts.StoreMismatch):
     """The collection was built by another embedding model; mixing would corrupt search."""
 
 

@@ -15,12 +15,14 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
+from ..contracts import StoreMismatch
+
 # Transaction-level advisory lock keys (pg_advisory_xact_lock takes a bigint): migrations of
 # every collection of a database take one key; writers of a collection take `writer_key`.
 MIGRATE_LOCK = 0x61716D6967726174  # "aqmigrat"
 
 
-class SchemaMismatch(ValueError):
+class SchemaMismatch(StoreMismatch):
     """The database (or collection) isn't one this articleqa can use as it is."""
 
 
