@@ -110,22 +110,23 @@ def _connection_lost(e: BaseException) -> bool:
     )
 
 
-def _sql_filters(f: Filters | None) -> tuple[str, list]:
-    """``AND ...`` conditions on chunk columns (alias ``c``) that `Filters.allows` applies."""
+def _sql_filters(f: Filters | None, alias: str = "c") -> tuple[str, list]:
+    """``AND ...`` conditions on chunk columns (alias ``c``, or the postings' ``t``, which
+    carry source and day but not article_id) that `Filters.allows` applies."""
     if f is None or f.empty:
         return "", []
     conds, args = [], []
     if f.sources:
-        conds.append("c.source = ANY(%s)")
+        conds.append(f"{alias}.source = ANY(%s)")
         args.append(list(f.sources))
     if f.article_ids:
-        conds.append("c.article_id = ANY(%s)")
+        conds.append(f"{alias}.article_id = ANY(%s)")
         args.append(list(f.article_ids))
     if f.since:  # an undated article ('') is outside every date range
-        conds.append("c.day <> '' AND c.day >= %s")
+        conds.append(f"{alias}.day <> '' AND {alias}.day >= %s")
         args.append(f.since)
     if f.until:
-        conds.append("c.day <> '' AND c.day <= %s")
+        conds.append(f"{alias}.day <> '' AND {alias}.day <= %s")
         args.append(f.until)
     return "".join(f" AND {c}" for c in conds), args
 
@@ -564,10 +565,9 @@ class Store:
             )
             sargs: list = [*fargs, ts, ts, ws]
             where, fargs = "", []
-        else:
+        else:  # outlet and day filters read from the postings themselves
             source = "unnest(%s::text[], %s::float8[]) AS q(term, w) JOIN chunk_terms t ON t.term = q.term"
-            if where:  # only then the chunks' own columns are needed per posting
-                source += " JOIN chunks c ON c.n = t.n"
+            where, fargs = _sql_filters(filters, "t")
             sargs = [ts, ws]
         query = (
             f"SELECT c.id, r.s FROM (SELECT t.n, sum(q.w * t.tf / (t.tf + %s + %s * t.len)) AS s FROM {source} "
@@ -743,7 +743,7 @@ class Store:
                 ts.append(t)
                 tfs.append(tf)
         cur.execute(
-            "INSERT INTO chunk_terms (n, term, tf, len) SELECT c.n, x.term, x.tf, c.len "
+            "INSERT INTO chunk_terms (n, term, tf, len, source, day) SELECT c.n, x.term, x.tf, c.len, c.source, c.day "
             "FROM unnest(%s::text[], %s::text[], %s::int[]) AS x(id, term, tf) JOIN chunks c ON c.id = x.id",
             (ids, ts, tfs),
         )
