@@ -46,7 +46,10 @@ K1, B = 1.5, 0.75  # bm25s's "lucene" BM25, as the local backend scores (index/l
 # HNSW candidates examined per query (pgvector's default is 40; a query returns at most this
 # many), and with filters, iterative scans keep going until k allowed rows are found.
 EF_SEARCH = 100
-REPLICA_RETRY_S = 10.0  # after a failed replica read, the primary serves reads this long
+# After a failed replica read the primary serves reads this long; then one read waits up to
+# REPLICA_WAIT_S for a replica connection again (its pool keeps reconnecting meanwhile).
+REPLICA_RETRY_S = 30.0
+REPLICA_WAIT_S = 1.0
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 4
 
@@ -280,7 +283,7 @@ class Store:
         db = self._db
         if db.replica is not None and not primary and time.monotonic() >= self._replica_down_until:
             try:
-                with db.replica.connection(timeout=2.0) as c:
+                with db.replica.connection(timeout=REPLICA_WAIT_S) as c:
                     got = fn(c)
                 if self._replica_warned:
                     log.warning(
