@@ -70,16 +70,19 @@ def _v1(cur: psycopg.Cursor, dim: int) -> None:
             embedding vector({dim}) NOT NULL)""",
         "CREATE INDEX chunks_article ON chunks (article_id, ord)",
         "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops)",
-        # BM25: each chunk's stemmed terms with their counts (and the chunk's length, so a
-        # score needs no other table); by term with all of it included (a posting list is
-        # read from the index alone) and by chunk (deletes, re-scoring candidates).
+        # BM25: each chunk's stemmed terms with their counts, and the chunk's length, outlet
+        # and day, so a score (filtered or not) needs no other table; by term with all of it
+        # included (a posting list is read and filtered from the index alone) and by chunk
+        # (deletes, scoring a few articles' chunks).
         """CREATE TABLE chunk_terms (
             n bigint NOT NULL REFERENCES chunks(n) ON DELETE CASCADE,
             term text COLLATE "C" NOT NULL,
             tf integer NOT NULL,
             len integer NOT NULL,
+            source text COLLATE "C" NOT NULL,
+            day text COLLATE "C" NOT NULL,
             PRIMARY KEY (n, term))""",
-        "CREATE INDEX chunk_terms_term ON chunk_terms (term) INCLUDE (n, tf, len)",
+        "CREATE INDEX chunk_terms_term ON chunk_terms (term) INCLUDE (n, tf, len, source, day)",
         'CREATE TABLE term_df (term text COLLATE "C" PRIMARY KEY, df integer NOT NULL)',
         """CREATE TABLE duplicates (
             a text COLLATE "C" NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

@@ -46,7 +46,10 @@ K1, B = 1.5, 0.75  # bm25s's "lucene" BM25, as the local backend scores (index/l
 # HNSW candidates examined per query (pgvector's default is 40; a query returns at most this
 # many), and with filters, iterative scans keep going until k allowed rows are found.
 EF_SEARCH = 100
-REPLICA_RETRY_S = 10.0  # after a failed replica read, the primary serves reads this long
+# After a failed replica read the primary serves reads this long; then one read waits up to
+# REPLICA_WAIT_S for a replica connection again (its pool keeps reconnecting meanwhile).
+REPLICA_RETRY_S = 30.0
+REPLICA_WAIT_S = 1.0
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 4
 
@@ -110,22 +113,23 @@ def _connection_lost(e: BaseException) -> bool:
     )
 
 
-def _sql_filters(f: Filters | None) -> tuple[str, list]:
-    """``AND ...`` conditions on chunk columns (alias ``c``) that `Filters.allows` applies."""
+def _sql_filters(f: Filters | None, alias: str = "c") -> tuple[str, list]:
+    """``AND ...`` conditions on chunk columns (alias ``c``, or the postings' ``t``, which
+    carry source and day but not article_id) that `Filters.allows` applies."""
     if f is None or f.empty:
         return "", []
     conds, args = [], []
     if f.sources:
-        conds.append("c.source = ANY(%s)")
+        conds.append(f"{alias}.source = ANY(%s)")
         args.append(list(f.sources))
     if f.article_ids:
-        conds.append("c.article_id = ANY(%s)")
+        conds.append(f"{alias}.article_id = ANY(%s)")
         args.append(list(f.article_ids))
     if f.since:  # an undated article ('') is outside every date range
-        conds.append("c.day <> '' AND c.day >= %s")
+        conds.append(f"{alias}.day <> '' AND {alias}.day >= %s")
         args.append(f.since)
     if f.until:
-        conds.append("c.day <> '' AND c.day <= %s")
+        conds.append(f"{alias}.day <> '' AND {alias}.day <= %s")
         args.append(f.until)
     return "".join(f" AND {c}" for c in conds), args
 
@@ -279,7 +283,7 @@ class Store:
         db = self._db
         if db.replica is not None and not primary and time.monotonic() >= self._replica_down_until:
             try:
-                with db.replica.connection(timeout=2.0) as c:
+                with db.replica.connection(timeout=REPLICA_WAIT_S) as c:
                     got = fn(c)
                 if self._replica_warned:
                     log.warning(
@@ -554,17 +558,19 @@ class Store:
         a, c = K1 * (1 - B), K1 * B / self._avg_len
         ts, ws = list(weight), list(weight.values())
         if filters is not None and filters.article_ids:
-            # A few articles: their chunks first, then each one's terms by primary key, instead
-            # of whole posting lists filtered afterwards (24 -> ~1 ms at 100k chunks).
+            # A few articles: their chunks first (OFFSET 0 keeps the planner from merging the
+            # subquery: it misjudges posting list sizes), then each one's terms by primary key,
+            # not whole posting lists filtered afterwards (62 -> 10 ms at 100k chunks).
             source = (
-                "chunks c JOIN chunk_terms t ON t.n = c.n AND t.term = ANY(%s) "
+                f"(SELECT c.n FROM chunks c WHERE true{where} OFFSET 0) AS cand "
+                "JOIN chunk_terms t ON t.n = cand.n AND t.term = ANY(%s) "
                 "JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) ON q.term = t.term"
             )
-            sargs: list = [ts, ts, ws]
-        else:
+            sargs: list = [*fargs, ts, ts, ws]
+            where, fargs = "", []
+        else:  # outlet and day filters read from the postings themselves
             source = "unnest(%s::text[], %s::float8[]) AS q(term, w) JOIN chunk_terms t ON t.term = q.term"
-            if where:  # only then the chunks' own columns are needed per posting
-                source += " JOIN chunks c ON c.n = t.n"
+            where, fargs = _sql_filters(filters, "t")
             sargs = [ts, ws]
         query = (
             f"SELECT c.id, r.s FROM (SELECT t.n, sum(q.w * t.tf / (t.tf + %s + %s * t.len)) AS s FROM {source} "
@@ -747,7 +753,7 @@ class Store:
                 ts.append(t)
                 tfs.append(tf)
         cur.execute(
-            "INSERT INTO chunk_terms (n, term, tf, len) SELECT c.n, x.term, x.tf, c.len "
+            "INSERT INTO chunk_terms (n, term, tf, len, source, day) SELECT c.n, x.term, x.tf, c.len, c.source, c.day "
             "FROM unnest(%s::text[], %s::text[], %s::int[]) AS x(id, term, tf) JOIN chunks c ON c.id = x.id",
             (ids, ts, tfs),
         )
