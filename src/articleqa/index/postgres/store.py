@@ -558,12 +558,13 @@ class Store:
         a, c = K1 * (1 - B), K1 * B / self._avg_len
         ts, ws = list(weight), list(weight.values())
         if filters is not None and filters.article_ids:
-            # A few articles: their chunks first (OFFSET 0 keeps the planner from merging the
-            # subquery: it misjudges posting list sizes), then each one's terms by primary key,
-            # not whole posting lists filtered afterwards (62 -> 10 ms at 100k chunks).
+            # A few articles: their chunks first, then each one's terms by primary key, not
+            # whole posting lists filtered afterwards. The OFFSET 0 fences keep the planner
+            # (which misjudges posting list sizes) from flattening this into a join it
+            # reorders: it once re-read the articles' chunks per posting, up to 1.3 s at 100k.
             source = (
-                f"(SELECT c.n FROM chunks c WHERE true{where} OFFSET 0) AS cand "
-                "JOIN chunk_terms t ON t.n = cand.n AND t.term = ANY(%s) "
+                f"(SELECT c.n FROM chunks c WHERE true{where} OFFSET 0) AS cand CROSS JOIN LATERAL "
+                "(SELECT t.n, t.term, t.tf, t.len FROM chunk_terms t WHERE t.n = cand.n AND t.term = ANY(%s) OFFSET 0) AS t "
                 "JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) ON q.term = t.term"
             )
             sargs: list = [*fargs, ts, ts, ws]
