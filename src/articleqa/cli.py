@@ -1,4 +1,5 @@
-"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve, mcp, schema."""
+"""The `articleqa` command line: ingest, watch, ask, chat, list, remove, eval, serve, mcp, schema,
+migrate, postgres."""
 
 from __future__ import annotations
 
