@@ -141,7 +141,7 @@ def test_wheel_contains_package_data(wheel):
         for p in SAMPLES.glob("*.txt"):
             assert z.read(f"articleqa/data/sample_articles/{p.name}") == p.read_bytes(), p.name
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    assert re.search(r"^articleqa\s*=\s*articleqa\.cli:app$", entry_points, re.M), entry_points
+    assert re.search(r"^articleqa\s*=\s*articleqa\.cli:main$", entry_points, re.M), entry_points
 
 
 # ---- a scripted OpenAI-compatible server -----------------------------------------------------
