@@ -19,6 +19,7 @@ with many copies forms one group while a chain of different stories doesn't.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -136,6 +137,30 @@ class StoryTexts:
                 (" ".join(words(text[x:y])), frozenset(_names(text[x:y]))) for x, y in sentence_spans(text)
             ]
         return got
+
+
+def find_duplicates(
+    batch: list[tuple[str, np.ndarray]],
+    known: ArticleVectors,
+    texts: StoryTexts,
+    chunk_vectors: Callable[[list[str]], dict[str, np.ndarray]],
+) -> dict[str, list[tuple[str, float]]]:
+    """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles that
+    are copies of the same story (every backend's ``find_duplicates``). ``known`` holds the
+    stored article vectors (kept across an ingest run); the batch's own are added to it.
+    ``chunk_vectors`` reads stored articles' chunk vectors, once for every candidate."""
+    ids = [a for a, _ in batch]
+    unit = np.stack([article_vector(v) for _, v in batch]).astype(np.float32)
+    known.upsert(ids, unit)
+    candidates = known.nearest(ids, unit, NEAREST_CHECKED)
+    chunks = dict(batch)
+    chunks.update(chunk_vectors(sorted({o for cs in candidates for o, _ in cs} - chunks.keys())))
+    out: dict[str, list[tuple[str, float]]] = {a: [] for a in ids}
+    for a, cands in zip(ids, candidates, strict=True):
+        others = {o: chunks[o] for o, _ in cands if o in chunks}
+        same = same_story(a, chunks[a], others, texts)
+        out[a] = [(o, cos) for o, cos in cands if same.get(o)]
+    return out
 
 
 def _names(sentence: str) -> set[str]:

@@ -294,20 +294,7 @@ class Store:
         """For each just-stored (article id, chunk vectors) of ``batch``: the stored articles
         that are copies of the same story. ``known`` holds the stored article vectors
         (``article_vectors()``, kept across an ingest run); the batch's own are added to it."""
-        texts = texts or self.story_texts()
-        ids = [a for a, _ in batch]
-        unit = np.stack([dedup.article_vector(v) for _, v in batch]).astype(np.float32)
-        known.upsert(ids, unit)
-        candidates = known.nearest(ids, unit, dedup.NEAREST_CHECKED)
-        chunks = dict(batch)
-        # One registry query and one vector read for every candidate of the batch.
-        chunks.update(self.chunk_vectors(sorted({o for cs in candidates for o, _ in cs} - chunks.keys())))
-        out: dict[str, list[tuple[str, float]]] = {a: [] for a in ids}
-        for a, cands in zip(ids, candidates, strict=True):
-            others = {o: chunks[o] for o, _ in cands if o in chunks}
-            same = dedup.same_story(a, chunks[a], others, texts)
-            out[a] = [(o, cos) for o, cos in cands if same.get(o)]
-        return out
+        return dedup.find_duplicates(batch, known, texts or self.story_texts(), self.chunk_vectors)
 
     def regroup(self) -> None:
         """Recompute story groups (`dedup.stories`) for every article."""

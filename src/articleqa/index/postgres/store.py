@@ -497,20 +497,7 @@ class Store:
             "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), length(a.text), a.origin, a.version "
             "FROM articles a ORDER BY a.id"
         )
-        cols = (
-            "id",
-            "title",
-            "source",
-            "published_at",
-            "url",
-            "key",
-            "group_id",
-            "chunks",
-            "chars",
-            "origin",
-            "version",
-        )
-        return [ArticleInfo(**dict(zip(cols, r, strict=True))) for r in rows]
+        return [ArticleInfo(*r) for r in rows]  # the columns in ArticleInfo's field order
 
     def count(self) -> tuple[int, int]:
         a, c = self._rows("SELECT (SELECT count(*) FROM articles), n_chunks FROM state")[0]
@@ -687,21 +674,8 @@ class Store:
         known: dedup.ArticleVectors,
         texts: dedup.StoryTexts | None = None,
     ) -> dict[str, list[tuple[str, float]]]:
-        """As the local backend: each article's nearest stored articles (``known``), kept when
-        `dedup.same_story` holds."""
-        texts = texts or self.story_texts()
-        ids = [a for a, _ in batch]
-        unit = np.stack([dedup.article_vector(v) for _, v in batch]).astype(np.float32)
-        known.upsert(ids, unit)
-        candidates = known.nearest(ids, unit, dedup.NEAREST_CHECKED)
-        chunks = dict(batch)
-        chunks.update(self.chunk_vectors(sorted({o for cs in candidates for o, _ in cs} - chunks.keys())))
-        out: dict[str, list[tuple[str, float]]] = {a: [] for a in ids}
-        for a, cands in zip(ids, candidates, strict=True):
-            others = {o: chunks[o] for o, _ in cands if o in chunks}
-            same = dedup.same_story(a, chunks[a], others, texts)
-            out[a] = [(o, cos) for o, cos in cands if same.get(o)]
-        return out
+        """`dedup.find_duplicates`, reading candidates' chunk vectors from the primary."""
+        return dedup.find_duplicates(batch, known, texts or self.story_texts(), self.chunk_vectors)
 
     # ---- writes (contracts.ArticleWriter) ------------------------------------------------
     def put_many(self, batch: list[tuple[Article, list[Chunk], np.ndarray]]) -> None:
