@@ -8,7 +8,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -24,6 +23,7 @@ from .assistant import Assistant
 from .config import Config
 from .ingest.pipeline import IngestReport
 from .offline import keep_offline
+from .periods import is_day
 from .resources import sample_articles
 from .types import Answer, Filters
 
@@ -106,20 +106,11 @@ def _llm_failed(e: LLMError) -> NoReturn:
     raise typer.Exit(1)
 
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def _day(option: str, value: str | None) -> str:
     """``value`` if it is a real date written YYYY-MM-DD (or empty: no bound), else a usage error."""
-    if not value:
-        return ""
-    try:
-        if not _ISO_DAY.fullmatch(value):
-            raise ValueError(value)
-        date.fromisoformat(value)
-    except ValueError:
+    if value and not is_day(value):
         _fail(f"{option} '{value}' is not a valid date; use YYYY-MM-DD, e.g. 2024-12-05")
-    return value
+    return value or ""
 
 
 def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters | None:

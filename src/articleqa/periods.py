@@ -46,6 +46,18 @@ _PATTERNS = [
 _SPAN = {"week": 7, "fortnight": 14, "month": 30}
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_day(value: str) -> bool:
+    """Whether ``value`` is a real date written YYYY-MM-DD (what ``since``/``until`` filters
+    take, from the CLI, the HTTP API and MCP alike)."""
+    try:
+        return bool(_ISO_DAY.fullmatch(value)) and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
 def period(question: str, newest: str) -> tuple[str, str] | None:
     """(since, until) ISO dates the question restricts itself to, or None. ``newest`` is the
     collection's newest publication date (ISO); without it only explicit years resolve."""

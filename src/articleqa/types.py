@@ -258,6 +258,12 @@ class Citation(JSONForm):
     chunk_id: str = ""
 
 
+def span_uri(article_id: str, start: int, end: int) -> str:
+    """``article://{id}#char={start},{end}``: a span of an article (RFC 5147's ``char=``
+    fragment), as MCP and the HTTP API name a citation or passage."""
+    return f"article://{article_id}#char={start},{end}"
+
+
 # The markers of a finished answer's text: "[1]" or "[1, 3]", each number a `Citation.n`.
 CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 

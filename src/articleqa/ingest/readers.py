@@ -177,6 +177,25 @@ def plain_article(text: str, key: str, id_: str, markdown: bool = False) -> Arti
     )  # fmt: skip
 
 
+def text_article(
+    text: str, *, title: str = "", source: str = "", url: str = "", published_at: str = "",
+    author: str = "", id_: str = "", origin: str = "",
+) -> Article:  # fmt: skip
+    """An article handed in as text (the HTTP API's ``POST /v1/articles``, MCP's ``ingest``),
+    read as a .txt file is (title from its first line, an outlet's credit line, a dateline's
+    date) where not given. Its key: ``id:<id>`` when it names an id, else its URL, else its
+    text's hash, so sending it again updates it or leaves it unchanged, never doubles it."""
+    text = text.replace("\r\n", "\n").strip()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    art = plain_article(text, key=f"id:{id_}" if id_ else (url or f"text:{digest[:32]}"), id_="")
+    art.title, art.source = title.strip() or art.title, source.strip() or art.source
+    art.url, art.author, art.origin = url, author, origin
+    art.published_at = published_at or art.published_at
+    art.id = slugify(id_ or art.title or f"text-{digest[:8]}", 80)
+    art.content_hash = content_hash(art)
+    return art
+
+
 def parse_html(html: str, key: str, fallback_id: str, url: str = "") -> Article:
     """Main text and metadata of an HTML article page, via trafilatura."""
     import trafilatura  # imported here: it is slow to import and only HTML needs it

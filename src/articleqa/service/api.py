@@ -9,14 +9,12 @@ the event loop, and concurrent requests are as safe as concurrent UI chats.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,7 +30,8 @@ from starlette.datastructures import UploadFile
 from ..answer.models import LLMError
 from ..assistant import Assistant
 from ..index.contracts import StoreUnavailable
-from ..ingest.readers import slugify
+from ..ingest.readers import text_article
+from ..periods import is_day
 from ..types import AnswerJSON, Article, FeedState, Filters, HitJSON
 from ..ui import library
 from ..ui.chat import MAX_QUESTION_CHARS
@@ -58,13 +57,8 @@ class FiltersIn(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _day(cls, v: str | None) -> str | None:
-        if v:
-            try:
-                date.fromisoformat(v)
-            except ValueError:
-                raise ValueError(f"'{v}' is not a day as YYYY-MM-DD") from None
-            if len(v) != 10:
-                raise ValueError(f"'{v}' is not a day as YYYY-MM-DD")
+        if v and not is_day(v):
+            raise ValueError(f"'{v}' is not a day as YYYY-MM-DD")
         return v or None
 
     def filters(self) -> Filters | None:
@@ -141,15 +135,11 @@ class ArticleIn(BaseModel):
         return self
 
     def article(self) -> Article:
-        """The `Article` of a ``text`` body. Its key: ``id:<id>`` when it names an id, else its
-        URL, else its text's hash — so posting it again updates or skips it, never doubles it."""
-        text = self.text or ""
-        ident = slugify(self.id or self.title or text[:60])
-        key = (f"id:{self.id}" if self.id else self.url) or "text:" + hashlib.sha256(
-            text.encode()
-        ).hexdigest()[:24]
-        return Article(id=ident, text=text, title=self.title, source=self.source, url=self.url or "",
-                       author=self.author, published_at=self.published_at, key=key, origin="api")  # fmt: skip
+        """The `Article` of a ``text`` body (`readers.text_article`: keyed by its id, else its
+        URL, else its text, so posting it again updates or skips it, never doubles it)."""
+        return text_article(self.text or "", title=self.title, source=self.source, url=self.url or "",
+                            author=self.author, published_at=self.published_at, id_=self.id or "",
+                            origin="api")  # fmt: skip
 
 
 class ArticleOut(BaseModel):

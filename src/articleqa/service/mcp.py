@@ -46,11 +46,8 @@ Transports:
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 from mcp.server.mcpserver import MCPServer
@@ -62,8 +59,9 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..answer.models import LLMError
 from ..ingest.pipeline import IngestReport
-from ..ingest.readers import content_hash, is_url, plain_article, slugify
-from ..types import Article, ArticleInfo, ClaimCheck, Filters, Hit
+from ..ingest.readers import is_url, text_article
+from ..periods import is_day
+from ..types import Article, ArticleInfo, ClaimCheck, Filters, Hit, span_uri
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -76,11 +74,6 @@ Use `ask` for a cited answer: it abstains (abstained=true) when the articles don
 don't answer from elsewhere then. Use `search` for the raw passages, `list_articles` and
 `get_article` to browse. Every citation and passage gives article_id, start and end:
 get_article(article_id, start, end).text is exactly its text."""
-
-
-def span_uri(article_id: str, start: int, end: int) -> str:
-    """The URI of a span of an article (RFC 5147's ``char=`` fragment on ``article://``)."""
-    return f"article://{article_id}#char={start},{end}"
 
 
 # ---- the tools' results (their JSON Schemas are the tools' output schemas) -------------------
@@ -163,19 +156,10 @@ Day = Annotated[str | None, Field(description="YYYY-MM-DD", pattern=r"^\d{4}-\d{
 TopK = Annotated[int | None, Field(ge=1, le=50, description="passages to consider (default: configured)")]
 
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def _check_day(name: str, value: str | None) -> None:
     """A tool error unless ``value`` is empty or a real date written YYYY-MM-DD."""
-    if not value:
-        return
-    try:
-        if not _ISO_DAY.fullmatch(value):
-            raise ValueError(value)
-        date.fromisoformat(value)
-    except ValueError:
-        raise ToolError(f"{name} '{value}' is not a date; use YYYY-MM-DD") from None
+    if value and not is_day(value):
+        raise ToolError(f"{name} '{value}' is not a date; use YYYY-MM-DD")
 
 
 def _filters(sources: list[str] | None, since: str | None, until: str | None) -> Filters | None:
@@ -332,25 +316,13 @@ def _ingest_tool(qa: Assistant) -> Callable[..., IngestReport]:
 
 
 def _text_article(text: str, url: str, title: str, source: str, published_at: str) -> Article:
-    """A text handed to ``ingest`` as an `Article`, read as a .txt file is (title from the first
-    line, an outlet's credit line, a dateline's date) unless given. Its key is its URL, else
-    its title and date, else its text, so re-sending it is recognised."""
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
+    """A text handed to ``ingest`` as an `Article` (`readers.text_article`), its inputs checked."""
+    if not text.strip():
         raise ToolError("the text is empty")
     if url and not is_url(url):
         raise ToolError(f"'{url}' is not an http(s) URL")
     _check_day("published_at", published_at)
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    art = plain_article(text, key="", id_="")
-    art.title, art.source = title.strip() or art.title, source.strip() or art.source
-    art.url, art.published_at = url, published_at or art.published_at
-    art.key = url or (
-        f"mcp-title:{art.title}|{art.published_at}" if title.strip() else f"mcp-text:{digest[:32]}"
-    )
-    art.id = slugify(art.title or f"text-{digest[:8]}", 80)
-    art.content_hash = content_hash(art)
-    return art
+    return text_article(text, title=title, source=source, url=url, published_at=published_at)
 
 
 def mcp_http_app(

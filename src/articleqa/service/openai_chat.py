@@ -22,21 +22,17 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import CITATION_MARKER, Answer, Citation
+from ..types import CITATION_MARKER, Answer, Citation, span_uri
 
 # Words per content chunk of a stream: small enough to read as streaming in a chat client,
 # large enough that a 60-word answer is a dozen chunks, not sixty.
 WORDS_PER_CHUNK = 5
 
 
-def article_uri(c: Citation) -> str:
-    """``article://{id}#char={start},{end}``: the cited span, for a citation with no web URL."""
-    return f"article://{c.article_id}#char={c.start},{c.end}"
-
-
 def citation_url(c: Citation) -> str:
-    """Where a client's link goes: the article's web address, else its `article_uri`."""
-    return c.url or article_uri(c)
+    """Where a client's link goes: the article's web address, else the cited span's
+    `types.span_uri` (``article://{id}#char={start},{end}``)."""
+    return c.url or span_uri(c.article_id, c.start, c.end)
 
 
 def annotations(answer: Answer) -> list[dict[str, Any]]:
