@@ -78,21 +78,7 @@ def hit_node(hit: Hit) -> NodeWithScore:
         # The same passage in other copies of the story, collapsed into this one by retrieval.
         "also": [h.chunk.id for h in hit.also],
     }  # fmt: skip
-    node = TextNode(
-        id_=c.id,
-        text=c.text,
-        start_char_idx=c.start,
-        end_char_idx=c.end,
-        metadata=meta,
-        excluded_llm_metadata_keys=_hidden(meta, _HIT_HIDDEN),
-        excluded_embed_metadata_keys=_hidden(meta, [*_HIT_HIDDEN, "url"]),
-        relationships={
-            NodeRelationship.SOURCE: _article_link(
-                c.article_id, hit.title, hit.source, hit.url, hit.published_at
-            )
-        },
-    )
-    return NodeWithScore(node=node, score=_rank_score(hit))
+    return NodeWithScore(node=_span_node(c.id, c.text, meta, _HIT_HIDDEN), score=_rank_score(hit))
 
 
 def citation_node(citation: Citation, score: float | None = None) -> NodeWithScore:
@@ -103,19 +89,21 @@ def citation_node(citation: Citation, score: float | None = None) -> NodeWithSco
         "n": c.n, "article_id": c.article_id, "title": c.title, "source": c.source, "url": c.url,
         "published_at": c.published_at, "chunk_id": c.chunk_id, "start": c.start, "end": c.end,
     }  # fmt: skip
-    node = TextNode(
-        id_=f"{c.chunk_id or c.article_id}#{c.n}",
-        text=c.text,
-        start_char_idx=c.start,
-        end_char_idx=c.end,
-        metadata=meta,
-        excluded_llm_metadata_keys=_hidden(meta, _CITATION_HIDDEN),
-        excluded_embed_metadata_keys=_hidden(meta, [*_CITATION_HIDDEN, "url"]),
-        relationships={
-            NodeRelationship.SOURCE: _article_link(c.article_id, c.title, c.source, c.url, c.published_at)
-        },
+    return NodeWithScore(
+        node=_span_node(f"{c.chunk_id or c.article_id}#{c.n}", c.text, meta, _CITATION_HIDDEN), score=score
     )
-    return NodeWithScore(node=node, score=score)
+
+
+def _span_node(node_id: str, text: str, meta: dict[str, Any], hidden: list[str]) -> TextNode:
+    """A span of an article as a node: offsets, metadata (less ``hidden`` for the LLM, and the
+    URL too for embedding) and a SOURCE link to the article, all from ``meta``."""
+    link = _article_link(meta["article_id"], meta["title"], meta["source"], meta["url"], meta["published_at"])
+    return TextNode(
+        id_=node_id, text=text, start_char_idx=meta["start"], end_char_idx=meta["end"], metadata=meta,
+        excluded_llm_metadata_keys=_hidden(meta, hidden),
+        excluded_embed_metadata_keys=_hidden(meta, [*hidden, "url"]),
+        relationships={NodeRelationship.SOURCE: link},
+    )  # fmt: skip
 
 
 def answer_response(answer: Answer) -> Response:

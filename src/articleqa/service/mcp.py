@@ -206,13 +206,8 @@ def build_mcp(assistant: Assistant, *, allow_ingest: bool = False) -> MCPServer:
         except (ValueError, LLMError) as e:  # an empty question; an LLM that could not answer
             raise ToolError(getattr(e, "message", str(e))) from e
         cites = [
-            CitationRef(
-                n=c.n, article_id=c.article_id, title=c.title, source=c.source, url=c.url,
-                published_at=c.published_at, start=c.start, end=c.end, text=c.text,
-                uri=span_uri(c.article_id, c.start, c.end),
-            )
-            for c in ans.citations
-        ]  # fmt: skip
+            CitationRef(**c.to_dict(), uri=span_uri(c.article_id, c.start, c.end)) for c in ans.citations
+        ]
         return AskResult(
             question=ans.question, answer=ans.text, abstained=ans.abstained,
             confidence=round(ans.confidence, 4), backend=ans.backend, form=ans.form, citations=cites,
