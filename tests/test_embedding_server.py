@@ -150,11 +150,7 @@ def test_postgres_store_embeds_through_the_server(server, request, tmp_path):
 
     from articleqa.index.postgres.schema import SchemaMismatch
 
-    name = f"embed_{tmp_path.name[-20:].replace('-', '_').lower()}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"CREATE DATABASE {name}")
-    url = pg.url(name)
+    url = pg.new_database()
     qa = Assistant(server.config(store="postgres", data_dir=tmp_path / "data", database_url=url))
     # Only the article that answers: the server embeds ~120 tokens/s on one thread.
     _check_collection(qa, SAMPLES / f"{VOV_ID}.txt")

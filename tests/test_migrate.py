@@ -19,14 +19,8 @@ TARGETS = ["local", "postgres"]
 def target_config(request, tmp_path) -> Config:
     if request.param == "local":
         return Config(store="local", data_dir=tmp_path / "target")
-    pg = request.getfixturevalue("postgres")
-    import psycopg
-
-    name = f"migrate_{tmp_path.name[-20:].replace('-', '_').lower()}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"CREATE DATABASE {name}")
-    return Config(store="postgres", data_dir=tmp_path / "target", database_url=pg.url(name))
+    url = request.getfixturevalue("postgres").new_database()
+    return Config(store="postgres", data_dir=tmp_path / "target", database_url=url)
 
 
 class _Counting:
@@ -82,20 +76,17 @@ def test_a_collection_is_copied_with_its_vectors_feeds_and_groups(tmp_path, embe
 
 def test_migrate_and_postgres_commands(tmp_path, postgres):
     import shutil
-    import tempfile
-    from pathlib import Path
 
     import psycopg
     from typer.testing import CliRunner
 
     from articleqa.cli import app
+    from articleqa.postgres_server import LocalPostgres
 
     run = CliRunner()
     data = str(tmp_path / "local")
     assert run.invoke(app, ["ingest", str(SAMPLES), "--data-dir", data, "--quiet"]).exit_code == 0
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as c:
-        c.execute("DROP DATABASE IF EXISTS migrate_cli")
-        c.execute("CREATE DATABASE migrate_cli")
+    postgres.new_database("migrate_cli")
     r = run.invoke(app, ["migrate", "--to", postgres.url("migrate_cli"), "--data-dir", data])
     assert r.exit_code == 0, r.output
     assert "2 articles copied" in r.output and "1 story groups" in r.output
@@ -105,8 +96,7 @@ def test_migrate_and_postgres_commands(tmp_path, postgres):
     r = run.invoke(app, ["migrate", "--to", bad, "--data-dir", data])
     assert r.exit_code != 0 and "wrong-password" not in r.output and "Traceback" not in r.output
     # A server of one's own, in one command.
-    root = Path(tempfile.mkdtemp(prefix="articleqa-pgcli-"))
-    root.chmod(0o711)
+    root = LocalPostgres.scratch_dir("articleqa-pgcli-")
     try:
         port = str(postgres.port + 1)
         r = run.invoke(app, ["postgres", "start", "--dir", str(root / "pg"), "--port", port])

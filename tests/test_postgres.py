@@ -9,10 +9,7 @@ import math
 import shutil
 import socket
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
@@ -27,29 +24,15 @@ from articleqa.postgres_server import LocalPostgres  # noqa: E402
 from .test_store_contract import FERRY, HARBOUR, MARKET, article, put  # noqa: E402
 
 
-def new_database(server: LocalPostgres) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return server.url(name)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def server_dir() -> Path:
-    """A folder the server's (unprivileged) account can reach, removed by the caller."""
-    d = Path(tempfile.mkdtemp(prefix="articleqa-pg-test-"))
-    d.chmod(0o711)
-    return d
-
-
 @pytest.fixture
 def url(postgres) -> str:
-    return new_database(postgres)
+    return postgres.new_database()
 
 
 @pytest.fixture
@@ -137,7 +120,7 @@ def test_a_bad_url_is_one_plain_line_naming_the_host_without_the_password(postgr
 
 
 def test_a_replica_serves_reads_and_its_outage_falls_back_to_the_primary(postgres, url, opened, caplog):
-    root = server_dir()
+    root = LocalPostgres.scratch_dir("articleqa-pg-test-")
     replica = postgres.replica(root / "replica", free_port()).start()
     try:
         writer = opened()
@@ -178,7 +161,7 @@ def test_a_replica_serves_reads_and_its_outage_falls_back_to_the_primary(postgre
 
 
 def test_the_server_stopping_mid_ingest_leaves_nothing_half_written(embedder, monkeypatch):
-    root = server_dir()
+    root = LocalPostgres.scratch_dir("articleqa-pg-test-")
     server = LocalPostgres(root / "db", port=free_port()).init().start()
     store = Store(Config(database_url=server.url()), embedder=embedder)
     try:

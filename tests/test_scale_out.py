@@ -25,13 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def database(postgres, tmp_path) -> str:
     """A fresh database on the session's server; its URL."""
-    import psycopg
-
-    name = f"scale_{tmp_path.name[-24:].replace('-', '_').lower()}"
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"CREATE DATABASE {name}")
-    return postgres.url(name)
+    return postgres.new_database()
 
 
 def _env(url: str) -> dict[str, str]:

@@ -106,15 +106,7 @@ def config(backend, tmp_path, request) -> Config:
 
 def fresh_database(request) -> str:
     """The URL of a new, empty database on the `postgres` fixture's server."""
-    import uuid
-
-    import psycopg
-
-    server = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return server.url(name)
+    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

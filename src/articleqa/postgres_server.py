@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -167,16 +169,56 @@ class LocalPostgres:
                 )
             time.sleep(0.1)
 
+    def _psql(self, command: str) -> str:
+        """One SQL command through ``psql`` on the maintenance database; its output."""
+        psql = [
+            str(binaries() / "psql"),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            ROLE,
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
+        return self._run([*psql, command]).stdout.strip()
+
     def _create_database(self) -> None:
         if (self.data_dir / "standby.signal").exists():
             return  # a replica: the primary's databases arrive by replication
-        psql = [str(binaries() / "psql"), "-h", self.host, "-p", str(self.port), "-U", ROLE, "-d", "postgres",
-                "-tAc"]  # fmt: skip
-        if (
-            self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"]).stdout.strip()
-            != "1"
-        ):
-            self._run([*psql, f"CREATE DATABASE {DATABASE}"])
+        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'") != "1":
+            self._psql(f"CREATE DATABASE {DATABASE}")
+
+    def new_database(self, name: str | None = None) -> str:
+        """A new, empty database (``name``, dropped first if it exists; else a random name); its URL."""
+        name = name or f"t_{secrets.token_hex(6)}"
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise ValueError(f"'{name}' is not a plain database name (a-z, 0-9, _)")
+        self._psql(f"DROP DATABASE IF EXISTS {name}")
+        self._psql(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    @staticmethod
+    def scratch_dir(prefix: str = "articleqa-pg-") -> Path:
+        """A new temp folder the server's (unprivileged) account can pass through to its own."""
+        root = Path(tempfile.mkdtemp(prefix=prefix))
+        root.chmod(0o711)
+        return root
+
+    @classmethod
+    def temporary(cls, prefix: str = "articleqa-pg-") -> LocalPostgres:
+        """A server of its own in a `scratch_dir`, on a free loopback port, started (the tests'
+        and the benchmark's); `discard` stops it and deletes its folder."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return cls(cls.scratch_dir(prefix) / "data", port=port).init().start()
+
+    def discard(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown by PID (SIGINT: roll back open transactions, then stop)."""
