@@ -185,7 +185,7 @@ class Runner:
         if "postgres" in a.store:
             pg = {
                 "store": "postgres",
-                "database_url": self.database(f"bench_{lab}"),
+                "database_url": self.postgres().new_database(f"bench_{lab}"),
                 "data_dir": str(ours_dir) + "-pg",
             }
             log(f"[{lab}] articleqa ingestion, postgres store")
