@@ -16,6 +16,7 @@ requests a minute. CORS is off unless ``Config.cors_origins`` names origins.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import signal
 import socket
@@ -91,8 +92,6 @@ class Access:
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 
