@@ -8,11 +8,14 @@ with ``--evidence model``, `Config.model_abstain_threshold`).
 
     python eval/calibrate.py --seeds 101 102 103 --limit 300 --holdout 4 [--evidence model]
 
-Stacking (``--fit``): records `LearnedEvidence.signals` for every question of the same
+Stacking (``--fit``, with ``--evidence reader`` for `ReaderEvidence`, else the answer model's
+`LearnedEvidence`): records the evidence's ``signals`` for every question of the same
 SQuAD splits and of the written calibration set (``train/data/news_calib_*.jsonl``: made-up
 news, every question style; never used for training or testing), fits the logistic weights
-of `evidence.STACK` (each group — SQuAD, and each style of the written set — weighs the
-same), and picks the threshold that maximises the mean J over those groups.
+of `evidence.STACK` / `evidence.READER_STACK` (each group — SQuAD, and each style of the written set — weighs the
+same), and picks the threshold that maximises the mean J over those groups; for the reader,
+also the lowest `Config.short_answer_threshold` whose short answers are exactly right at
+least 75% of the time on the SQuAD splits.
 
     python eval/calibrate.py --fit --seeds 101 102 103 --limit 300 --holdout 4
 """
@@ -32,7 +35,16 @@ from articleqa.evaluation import run_eval
 HERE = Path(__file__).resolve().parent
 SQUAD = HERE / "datasets" / "squad-v1.1-dev-subset.json"
 NEWS_CALIB = HERE.parent / "train" / "data" / "news_calib"
-FEATURES = ["p_best", "p_max", "overlap", "unseen", "long", "p_max*long"]
+# The signals each trained evidence's confidence weighs (`signals`, plus products).
+FEATURES = {
+    "model": ["p_best", "p_max", "overlap", "unseen", "long", "p_max*long"],
+    "reader": ["a_best", "a_max", "margin", "overlap", "unseen", "long"],
+}
+STACK_NAME = {
+    "model": ("STACK", "model_abstain_threshold"),
+    "reader": ("READER_STACK", "reader_abstain_threshold"),
+}
+SHORT_PRECISION = 0.75  # a short answer shown must be exactly right this often (issue 25)
 L2 = 0.01
 FALSE_ABSTENTION_CAP = 0.15  # most answerable questions (mean over groups) the threshold may abstain on
 GATE_FALSE_RATE = 0.02  # the LLM gate may abstain on at most this share of answerable questions (issue 15)
@@ -66,13 +78,15 @@ def sweep(rows: list[tuple[float, bool]]) -> list[dict]:
 
 
 # ---- stacking weights (--fit) ------------------------------------------------------------
-def signal_rows(articles, items, corpus: list[Path]) -> list[dict]:
-    """`LearnedEvidence.signals` of each item's ranked sentences, with its group and label."""
+def signal_rows(articles, items, corpus: list[Path], evidence: str = "model") -> list[dict]:
+    """The evidence's ``signals`` of each item's ranked sentences, with its group and label
+    (and, for the reader, the best sentence's span, its answerability and the gold answers)."""
     from articleqa import Assistant
     from articleqa.retrieve import retrieve
 
+    features = FEATURES[evidence]
     with tempfile.TemporaryDirectory() as tmp:
-        qa = Assistant(Config(data_dir=Path(tmp), evidence="model"))
+        qa = Assistant(Config(data_dir=Path(tmp), evidence=evidence))
         rep = qa.ingest(corpus, articles=articles)
         if rep.errors:
             raise SystemExit("; ".join(rep.errors))
@@ -81,24 +95,31 @@ def signal_rows(articles, items, corpus: list[Path]) -> list[dict]:
         for it in items:
             got = retrieve(qa.store, it.question, None, None, expand_parts=True)
             ranked = answerer.ranked(it.question, got)
-            sig = (
-                answerer.evidence.signals(it.question, ranked)
-                if ranked
-                else dict.fromkeys(FEATURES[:-1], 0.0)
-            )
-            sig["p_max*long"] = sig["p_max"] * sig["long"]
-            rows.append({**sig, "answerable": it.answerable, "type": it.type})
+            sig = answerer.evidence.signals(it.question, ranked) if ranked else {}
+            sig = {f: sig.get(f, 0.0) for f in features if "*" not in f}
+            for f in features:
+                if "*" in f:
+                    a, b = f.split("*")
+                    sig[f] = sig[a] * sig[b]
+            row = {**sig, "answerable": it.answerable, "type": it.type, "answers": list(it.answers)}
+            best = ranked[0] if ranked else None
+            if best is not None and getattr(best, "span", None):
+                art = qa.store.article(best.hit.chunk.article_id)
+                row["span"] = art.text[best.span[0] : best.span[1]] if art else ""
+                row["read"] = best.read
+            rows.append(row)
         return rows
 
 
-def fit_rows(seeds: list[int], limit: int, holdout: int) -> list[dict]:
+def fit_rows(seeds: list[int], limit: int, holdout: int, evidence: str = "model") -> list[dict]:
     from articleqa.evaluation.datasets import load_jsonl, load_squad
 
     rows = []
     for seed in seeds:
         articles, items = load_squad(SQUAD, seed=seed, limit=limit, holdout=holdout)
-        rows += [{**r, "group": "squad"} for r in signal_rows(articles, items, [])]
-    news = signal_rows([], load_jsonl(f"{NEWS_CALIB}_questions.jsonl"), [Path(f"{NEWS_CALIB}_corpus.jsonl")])
+        rows += [{**r, "group": "squad"} for r in signal_rows(articles, items, [], evidence)]
+    news = signal_rows([], load_jsonl(f"{NEWS_CALIB}_questions.jsonl"), [Path(f"{NEWS_CALIB}_corpus.jsonl")],
+                       evidence)  # fmt: skip
     rows += [{**r, "group": r["type"]} for r in news]
     return rows
 
@@ -117,11 +138,11 @@ def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iters:
     return beta
 
 
-def fit(rows: list[dict]) -> tuple[dict[str, float], float, dict[str, dict]]:
+def fit(rows: list[dict], features: list[str]) -> tuple[dict[str, float], float, dict[str, dict]]:
     """STACK weights, the threshold with the best mean J over groups, and per-group rates there."""
     groups = sorted({r["group"] for r in rows})
     size = {g: sum(r["group"] == g for r in rows) for g in groups}
-    x = np.array([[r[f] for f in FEATURES] for r in rows])
+    x = np.array([[r[f] for f in features] for r in rows])
     y = np.array([float(r["answerable"]) for r in rows])
     w = np.array([len(rows) / (len(groups) * size[r["group"]]) for r in rows])
     beta = logistic(x, y, w)
@@ -153,18 +174,18 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], float, dict[str, dict]]:
     best = max(allowed, key=lambda t: (mean_j(t), -abs(t - 0.5)))
     stack = {
         "bias": round(float(beta[0]), 3),
-        **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:], strict=True)},
+        **{f: round(float(b), 3) for f, b in zip(features, beta[1:], strict=True)},
     }
     return stack, best, rates(best)
 
 
 def gate_threshold(
-    rows: list[dict], stack: dict[str, float], most: float = GATE_FALSE_RATE
+    rows: list[dict], stack: dict[str, float], features: list[str], most: float = GATE_FALSE_RATE
 ) -> tuple[float, dict]:
     """The highest threshold at which at most ``most`` of the answerable questions of every
     group would be abstained before an LLM sees them; its per-group rates."""
     groups = sorted({r["group"] for r in rows})
-    conf = [1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in FEATURES)))) for r in rows]
+    conf = [1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in features)))) for r in rows]
 
     def rates(t: float) -> dict[str, tuple[float | None, float | None]]:
         out = {}
@@ -186,6 +207,28 @@ def gate_threshold(
     return t, rates(t)
 
 
+def short_threshold(rows: list[dict], stack: dict[str, float], features: list[str], threshold: float):
+    """The lowest reader answerability at which the short answers shown (of the answered,
+    answerable SQuAD items) are exactly right (normalised EM) at least ``SHORT_PRECISION``
+    of the time; with the share of answered items that show one, and that precision."""
+    from articleqa.evaluation.metrics import normalize
+
+    def conf(r: dict) -> float:
+        return 1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in features))))
+
+    answered = [r for r in rows if r["group"] == "squad" and r["answerable"] and conf(r) >= threshold]
+    best = None
+    for t in [i / 100 for i in range(5, 100)]:
+        shown = [r for r in answered if r.get("span") and (r.get("read") or 0.0) >= t]
+        if len(shown) < 20:
+            break
+        exact = sum(normalize(r["span"]) in {normalize(a) for a in r["answers"]} for r in shown) / len(shown)
+        if exact >= SHORT_PRECISION:
+            best = (t, len(shown) / len(answered), exact)
+            break
+    return best
+
+
 def _r(x: float | None) -> str:
     return "—" if x is None else f"{x:.3f}"
 
@@ -195,7 +238,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--holdout", type=int, default=4)
-    ap.add_argument("--evidence", choices=["overlap", "model"], default="overlap")
+    ap.add_argument("--evidence", choices=["overlap", "model", "reader"], default="overlap")
     ap.add_argument(
         "--fit", action="store_true", help="fit the answer model's stacking weights (evidence.STACK)"
     )
@@ -204,19 +247,26 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.fit:
+        evidence = "model" if args.evidence == "overlap" else args.evidence
+        features = FEATURES[evidence]
         if args.rows and args.rows.exists():
             rows = json.loads(args.rows.read_text())
         else:
-            rows = fit_rows(args.seeds, args.limit, args.holdout)
+            rows = fit_rows(args.seeds, args.limit, args.holdout, evidence)
             if args.rows:
                 args.rows.write_text(json.dumps(rows))
-        stack, threshold, per_group = fit(rows)
-        print(f"STACK = {stack}\nmodel_abstain_threshold = {threshold:.2f}")
+        stack, threshold, per_group = fit(rows, features)
+        stack_name, threshold_name = STACK_NAME[evidence]
+        print(f"{stack_name} = {stack}\n{threshold_name} = {threshold:.2f}")
         for g, v in per_group.items():
             print(
                 f"  {g:18s} n={v['n']:4d}  false abstention {_r(v['false_abstention'])}  recall {_r(v['recall'])}"
             )
-        gate, gate_rates = gate_threshold(rows, stack)
+        if evidence == "reader":
+            short = short_threshold(rows, stack, features, threshold)
+            print("short_answer_threshold = " + (f"{short[0]:.2f} (shown on {short[1]:.3f} of answered "
+                  f"SQuAD items, exactly right {short[2]:.3f})" if short else "none reaches the precision"))  # fmt: skip
+        gate, gate_rates = gate_threshold(rows, stack, features)
         print(f"llm_gate_threshold = {gate:.3f}")
         for g, (fa, rec) in gate_rates.items():
             print(f"  {g:18s} false abstention {_r(fa)}  recall {_r(rec)}")

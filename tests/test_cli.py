@@ -243,3 +243,16 @@ def test_list_on_a_terminal_is_a_table_titled_in_the_singular_for_one(monkeypatc
     _, console = _listing(monkeypatch, [_row(1)], terminal=True)
     out = console.file.getvalue()
     assert "1 article" in out and "1 articles" not in out and "VOV" in out
+
+
+def test_ask_leads_with_the_short_answer_in_bold_and_json_gives_its_offsets(samples_dir):
+    q = "Which storm did Japan express sympathy about?"
+    r = run("ask", q, data_dir=samples_dir, COLUMNS="200")
+    assert r.returncode == 0, r.stderr
+    assert "Typhoon Yagi — “" in r.stdout and "**" not in r.stdout
+    d = json.loads(run("ask", q, "--json", data_dir=samples_dir).stdout)
+    sa = d["short_answer"]
+    assert sa["text"] == "Typhoon Yagi" and sa["article_id"] == VOV_ID
+    c = d["citations"][sa["citation"] - 1]
+    assert c["start"] <= sa["start"] < sa["end"] <= c["end"]
+    assert c["text"][sa["start"] - c["start"] : sa["end"] - c["start"]] == "Typhoon Yagi"

@@ -95,18 +95,18 @@ def compared(tmp_path_factory):
 def test_compare_evidence_reports_both_scorers_by_type(compared):
     report, tmp = compared
     saved = json.loads((tmp / "report" / "report.json").read_text())
-    assert list(saved["evidence"]) == ["overlap", "model"]
-    assert saved["config"]["evidence"] == "overlap"  # the default is configured; the model is the other
+    assert list(saved["evidence"]) == ["overlap", "reader"]
+    assert saved["config"]["evidence"] == "overlap"  # the default is configured; the reader is the other
     assert saved["baseline"] is None and saved["by_type"]
-    ours, model = saved["evidence"]["overlap"], saved["evidence"]["model"]
+    ours, model = saved["evidence"]["overlap"], saved["evidence"]["reader"]
     assert ours["answer"] == saved["answer"] and ours["abstention"] == saved["abstention"]
     for ev in (ours, model):
         assert ev["n"] == 8 and set(ev["by_type"]) == set(saved["by_type"])
         for t in ev["by_type"].values():
             assert set(EVIDENCE_COLS) <= set(t)
     rows = [json.loads(line) for line in (tmp / "report" / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 8 and all(r["other_evidence"]["evidence"] == "model" for r in rows)
-    # The answer model really ran: its confidence is not the overlap score's.
+    assert len(rows) == 8 and all(r["other_evidence"]["evidence"] == "reader" for r in rows)
+    # The reader really ran: its confidence is not the overlap score's.
     assert any(r["other_evidence"]["confidence"] != r["confidence"] for r in rows)
 
 
@@ -118,7 +118,7 @@ def test_compare_evidence_table_in_report_md_and_summary(compared):
     md = (tmp / "report" / "report.md").read_text()
     section = md[md.index("## Evidence scorers side by side") :].split("\n## ")[0]
     table_rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
-    expected = [[f"| {t}", e] for t in ["all", *report.by_type] for e in ("overlap", "model")]
+    expected = [[f"| {t}", e] for t in ["all", *report.by_type] for e in ("overlap", "reader")]
     assert [r.split(" | ")[:2] for r in table_rows] == expected
     text = summary(report)
     assert "evidence scorers side by side" in text
@@ -138,4 +138,4 @@ def test_cli_compare_evidence_flag(compared, tmp_path):
     assert res.exit_code == 0, res.output
     assert "evidence scorers side by side" in res.output
     saved = json.loads((tmp_path / "report.json").read_text())
-    assert set(saved["evidence"]) == {"overlap", "model"} and saved["evidence"]["model"]["n"] == 2
+    assert set(saved["evidence"]) == {"overlap", "reader"} and saved["evidence"]["reader"]["n"] == 2

@@ -83,13 +83,13 @@ class Assistant:
         return self._answerer or make_answerer(self.store, self.config, self._require_chat_model)
 
     def warm_up(self) -> None:
-        """Load the embedding model, the answer model (when the answerer uses one: ``evidence =
-        "model"``, or the LLM gate) and open the indexes now, so the first question doesn't
-        wait for them (the UI and the evaluation call it; a chat model still loads on first use)."""
+        """Load the embedding model, the evidence's model (the reader, or the answer model) and
+        open the indexes now, so the first question doesn't wait for them (the UI and the
+        evaluation call it; a chat model still loads on first use)."""
         self.store.warm_up()
-        model = getattr(getattr(self.answerer, "evidence", None), "model", None)
-        if model is not None:
-            model.probabilities("warm-up", ["warm-up"])
+        evidence = getattr(self.answerer, "evidence", None)
+        if evidence is not None:
+            evidence.warm_up()
 
     # ---- the collection ---------------------------------------------------------------
     def ingest(

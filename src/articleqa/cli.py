@@ -277,7 +277,12 @@ def watch(
 def _print_answer(ans: Answer) -> None:
     style = "yellow" if ans.abstained else "green"
     title = "no answer in the articles" if ans.abstained else f"answer ({ans.backend})"
-    console.print(Panel(escape(ans.text), title=title, border_style=style, expand=False))
+    text = escape(ans.text)
+    sa = ans.short_answer
+    lead = f"**{sa.text}** — " if sa else ""
+    if sa and ans.text.startswith(lead):  # the short answer in bold, not in asterisks
+        text = f"[bold]{escape(sa.text)}[/] — {escape(ans.text[len(lead) :])}"
+    console.print(Panel(text, title=title, border_style=style, expand=False))
     if ans.citations:
         t = Table(title="Sources", show_lines=True, expand=False)
         for col in ("#", "article", "source", "date", "passage", "span"):
@@ -484,7 +489,7 @@ def evaluate(
         bool,
         typer.Option(
             "--compare-evidence",
-            help="Ask every question again with the other evidence scorer (overlap <-> model; "
+            help="Ask every question again with the other evidence scorer (overlap, or reader when overlap is configured; "
             "env ARTICLEQA_EVIDENCE sets the configured one) and report both side by side",
         ),
     ] = False,

@@ -33,6 +33,16 @@ _EARLIEST = re.compile(
 _TIMELINE = re.compile(r"\b(?:timeline|what (?:has )?happened (?:with|to|in)|how did .+ (?:develop|unfold|change)"
                        r"|(?:developments|chronology) (?:of|in)|(?:trace|track|follow) .+ (?:through|across|over))\b", re.I)  # fmt: skip
 
+# How a figure moved across reports ("How much has the estimated cost risen?", "How has the
+# death toll changed?"): each report's figure, with its date.
+_CHANGE = re.compile(
+    r"\bhow\s+(?:much|far|many|fast|sharply|steeply)\s+(?:more\s+)?(?:has|have|had|did|is|are)\b.*\b"
+    r"(?:ris(?:e|en)|rose|increas\w*|gr[eo]wn?|grow|f[ae]ll(?:en)?|dropp?\w*|climb\w*|jump\w*|swell\w*|soar\w*"
+    r"|went|gone|go|chang\w*|mov\w*|shr[iau]nk\w*|declin\w*)\b"
+    r"|\bhow\s+(?:has|have|did)\b.+\b(?:figure|cost|estimate|toll|number|price|total|count|bill)s?\b.*\bchang\w*",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class Form:
@@ -57,15 +67,18 @@ FORMS: tuple[Form, ...] = (
         "before", lambda q: q.relation is not None and q.relation.rel == "before", "what came before an event"
     ),
     Form("timeline", lambda q: bool(_TIMELINE.search(q.text)), "the story's developments in date order"),
+    Form(
+        "change", lambda q: bool(_CHANGE.search(q.text)), "each report's figure, oldest first, with its date"
+    ),
     Form("latest", lambda q: asks_latest(q.text), "the newest report's answer"),
     Form("earliest", lambda q: bool(_EARLIEST.search(q.text)), "the first report's answer"),
 )
 # The forms that order a developing story's reports by date, read from the words alone.
-TIME_FORMS = ("timeline", "latest", "earliest")
+TIME_FORMS = ("timeline", "change", "latest", "earliest")
 
 
 def time_form(question: str | Query) -> str | None:
-    """ "timeline", "latest", "earliest" or None: how a question about a developing story
+    """ "timeline", "change", "latest", "earliest" or None: how a question about a developing story
     wants its reports ordered (of a `Query`, the first of its forms that orders them; of a
     text, read from its words alone)."""
     if isinstance(question, Query):

@@ -281,3 +281,24 @@ def named_terms(question: str) -> list[str]:
     """Names and numbers in a question: capitalised words after the first, and digits."""
     toks = re.findall(r"[\w’'-]+", question)
     return [t for i, t in enumerate(toks) if (i > 0 and t[:1].isupper()) or t[:1].isdigit()]
+
+
+# Page furniture: lines of a news page that label, credit or point elsewhere rather than tell
+# (photo captions, bylines, tag lists, "Related:" teasers, navigation trails, profile labels, a
+# dateline standing alone). They repeat a story's words, so they echo questions about it
+# (issue 25: "vietnam and japan ink … picture 1" was quoted as an answer); they are never one.
+_FURNITURE = re.compile(
+    r"^\W*(?i:photo|picture|pictured|image|caption|video|graphic|illustration|file photo)s?\b\s*(?:[:|–—-]|\d)"
+    r"|\b(?i:picture|photo|image|slide)\s+\d+\s*\W*$"
+    r"|^\W*(?i:by)\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3}\s*(?:[,|–—-]|$)"
+    r"|^\W*(?i:tags|topics|keywords|filed under|related|related stories|read more|see also|more on this(?: story)?"
+    r"|full coverage|also read|recommended|most read|share this|follow us)\b\s*[:|–—-]"
+    r"|\s[>»›]\s.*\s[>»›]\s|^\W*(?i:home)\s*[>»›|/]"
+    r"|\|\s*(?i:profile|news|home|latest news|overview)\s*$"
+    r"|^[A-Z][A-Z .'’-]+,\s[^()\n]{0,40}\([^)]+\)\s*[-–—]?\s*$",
+)
+
+
+def is_furniture(line: str) -> bool:
+    """Whether ``line`` is page furniture (see ``_FURNITURE``), not a statement."""
+    return bool(_FURNITURE.search(line.strip()))

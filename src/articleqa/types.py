@@ -264,6 +264,18 @@ def span_uri(article_id: str, start: int, end: int) -> str:
     return f"article://{article_id}#char={start},{end}"
 
 
+@dataclass
+class ShortAnswer(JSONForm):
+    """The exact answer inside a cited sentence ("Typhoon Yagi"): ``text`` is
+    ``article.text[start:end]`` and lies within citation ``citation``'s span."""
+
+    text: str
+    start: int
+    end: int
+    citation: int
+    article_id: str
+
+
 # The markers of a finished answer's text: "[1]" or "[1, 3]", each number a `Citation.n`.
 CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
@@ -297,6 +309,8 @@ class Answer(JSONForm):
     # oldest first; the UI draws it as a timeline), "latest", "earliest", "before"/"after" (an
     # event), "order" (which came first); "" for a plain answer.
     form: str = ""
+    # The reader's confident answer span, shown first ("**Typhoon Yagi** — “…” [1]").
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> AnswerJSON:
         """Its JSON form (``articleqa ask --json``, the UI's ``/chat``): the text as ``answer``,
@@ -308,6 +322,7 @@ class Answer(JSONForm):
             "confidence": round(self.confidence, 4),
             "backend": self.backend,
             "form": self.form,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "citations": [c.to_dict() for c in self.citations],
             "checks": [k.to_dict() for k in self.checks],
             "standalone_question": self.standalone_question,
@@ -320,6 +335,7 @@ class Answer(JSONForm):
         return cls(
             question=d["question"], text=d["answer"], abstained=d["abstained"], confidence=d["confidence"],
             backend=d["backend"], form=d["form"], standalone_question=d["standalone_question"],
+            short_answer=d["short_answer"],
             citations=[Citation.from_dict(c) for c in d["citations"]],
             checks=[ClaimCheck.from_dict(k) for k in d["checks"]],
             hits=[Hit.from_dict(h) for h in d["hits"]],
@@ -341,6 +357,7 @@ class AnswerJSON(TypedDict):
     confidence: float
     backend: str
     form: str
+    short_answer: ShortAnswer | None
     citations: list[Citation]
     checks: list[ClaimCheck]
     standalone_question: str | None

@@ -47,6 +47,21 @@ def abstention(question: str, hits: list[Hit], confidence: float, backend: str) 
     return Answer(question, ABSTAIN_TEXT, True, [], hits, confidence, backend)
 
 
+UNCERTAIN_TEXT = "The articles may not answer this directly; the closest passages say:"
+
+
+def uncertain(
+    question: str, hits: list[Hit], confidence: float, backend: str, closest: list[Citation]
+) -> Answer:
+    """An abstention that shows the closest passages, cited and marked as uncertain (form
+    "uncertain"): the confidence was under the threshold but not hopeless. It counts as an
+    abstention everywhere (``abstained`` is true)."""
+    quoted = " ".join(f"“{c.text}” [{c.n}]" for c in closest)
+    return Answer(
+        question, f"{UNCERTAIN_TEXT} {quoted}", True, closest, hits, confidence, backend, form="uncertain"
+    )
+
+
 def one_shot(answer: Answer) -> Iterator[StreamEvent]:
     """The events of an answer known all at once: its text as one token, then the answer."""
     yield StreamEvent("token", text=answer.text)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ..periods import asks_latest_on_story, day, mentioned_dates
 from ..query import time_form
 from ..retrieve import ANCHOR_RATIO
-from ..text import coverage, terms
+from ..text import coverage, figure_units, numbers, terms
 from ..types import Anchor, Answer, Hit, Query, Retrieved, Sighting
 from .base import abstention, cite
 from .evidence import Evidence, Scored
@@ -35,11 +35,20 @@ TOPIC_RATIO = 0.75
 # A report on the story whose best sentence scores this share of the best sentence's is a development
 # of it (news_timedev timelines: developments named 0.25 at 0.6, 0.31 at 0.3).
 TIMELINE_RATIO = 0.3
+# A report is on the story of a figure's change when its best passage reranks at least this
+# share of the best one's: a report giving the figure in passing ranks lower than one about
+# it. On news_timedev ("How much has the Varne Bridge's estimated cost risen?", "... gone
+# up?") 0.5 and 0.6 quote every report's figure, 0.7 and 0.75 lose the first budget.
+CHANGE_TOPIC_RATIO = 0.6
 # At most this many reports in a timeline. Not measured: set by hand in 610d1ca.
 TIMELINE_LINES = 6
 # A sentence covering an event's terms this close to the anchor sentence states the event
 # (the ratio retrieve dates the event by): it is no answer to what came before or after it.
 STATES_EVENT = ANCHOR_RATIO
+
+# A report states what an "earliest" question asks when the reader's answerability of its best
+# sentence's window is at least this (news_timedev earliest questions: see docs/news.md).
+STATES_READ = 0.5
 
 # The words that ask for a timeline, not about the story: "Give me a timeline of Kessel's
 # pursuit of Tarrow" is judged as "Kessel's pursuit of Tarrow" (news_timedev, type timeline).
@@ -111,7 +120,12 @@ class DatedAnswers:
         if len({s.hit.published_at for s in scored[:10] if s.hit.published_at}) < 2:
             return None  # reports of one date (or undated pages): nothing to order
         when = time_form(q)
-        form = {"latest": self._latest, "earliest": self._earliest, "timeline": self._timeline}.get(
+        form = {
+            "latest": self._latest,
+            "earliest": self._earliest,
+            "timeline": self._timeline,
+            "change": self._change,
+        }.get(  # fmt: skip
             when or ""
         )
         return form(question, scored, confidence, retrieved) if form else None
@@ -145,8 +159,18 @@ class DatedAnswers:
         self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved
     ) -> Answer:
         """ "Who first reported ...", "the original date": the oldest report among the
-        reports that answer about as well as the best (`reports`)."""
+        reports that answer about as well as the best (`reports`) and, with the reader, the
+        reports on the story whose best sentence's window it finds answers: a first report
+        states the event in its own words, which need not score near the most-read one's."""
         close = reports(scored, retrieved, LATEST_RATIO) or scored[:1]
+        answerability = getattr(self.evidence, "answerability", None)
+        if answerability is not None:
+            on_story = [s for s in reports(scored, retrieved, 0.0) if s not in close]
+            close += [
+                s
+                for s, p in zip(on_story, answerability(question, on_story), strict=True)
+                if p >= STATES_READ
+            ]
         first = min(close, key=lambda s: (s.hit.published_at or "9999", -s.score))
         when = (
             f"First reported on {day(first.hit.published_at)}, by {outlet_name(first.hit)}: "
@@ -170,6 +194,16 @@ class DatedAnswers:
         text = "\n".join(f"- {day(s.hit.published_at)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]{weekdays_note(s)}"
                          for n, s in enumerate(lines, 1))  # fmt: skip
         return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "timeline")
+
+    def _change(self, question: str, scored: list[Scored], confidence: float, retrieved: Retrieved) -> Answer:
+        """ "How much has the estimated cost risen?": each report's figure, oldest first, with its
+        date and outlet (`figures`)."""
+        lines = figures(scored, retrieved)[:TIMELINE_LINES]
+        if len(lines) < 2:
+            return self._latest(question, scored, confidence, retrieved)
+        text = "\n".join(f"- {day(s.hit.published_at)}, {outlet_name(s.hit)}: {quote(s.text)} [{n}]"
+                         for n, s in enumerate(lines, 1))  # fmt: skip
+        return self._answer(question, text, [_span(s) for s in lines], retrieved, confidence, "change")
 
     def _around(self, question: str, judged: str, scored: list[Scored], retrieved: Retrieved, anchor: Anchor):
         """ "What did Kessel do after Tarrow rejected its offer?": of the sentences that answer
@@ -271,10 +305,7 @@ def reports(scored: list[Scored], retrieved: Retrieved, ratio: float) -> list[Sc
     scores at least ``ratio`` of the best sentence's score and the report's best passage
     ranks at least ``TOPIC_RATIO`` of the best passage's rerank score (a report on the story
     can say "takeover" where the question says "bid": the whole passage tells)."""
-    top: dict[str, float] = {}
-    for h in retrieved.candidates():
-        top[h.chunk.article_id] = max(top.get(h.chunk.article_id, 0.0), h.rerank_score or 0.0)
-    best_passage = max(top.values(), default=0.0)
+    top, best_passage = _best_passages(retrieved)
     out: dict[str, Scored] = {}
     for s in scored:
         aid = s.hit.chunk.article_id
@@ -282,6 +313,35 @@ def reports(scored: list[Scored], retrieved: Retrieved, ratio: float) -> list[Sc
         if aid not in out and s.hit.published_at and on_story and s.score >= ratio * scored[0].score:
             out[aid] = s
     return [_lead_over_headline(s, scored) for s in out.values()]
+
+
+def figures(scored: list[Scored], retrieved: Retrieved) -> list[Scored]:
+    """Per dated report on the story, oldest first, its best sentence giving a figure (no date)
+    of what the best such sentence counts (`figure_units`: "million pounds"), when that
+    answers at least ``TIMELINE_RATIO`` as well and the report's best passage reranks at least
+    ``CHANGE_TOPIC_RATIO`` of the best passage's."""
+    figured = [s for s in scored if numbers(s.text, dates=False)]
+    if not figured:
+        return []
+    best = figured[0]
+    units = figure_units(best.text)
+    top, best_passage = _best_passages(retrieved)
+    out: dict[str, Scored] = {}
+    for s in figured:
+        aid = s.hit.chunk.article_id
+        if aid in out or not s.hit.published_at or s.score < TIMELINE_RATIO * best.score:
+            continue
+        if top.get(aid, best_passage) >= CHANGE_TOPIC_RATIO * best_passage and figure_units(s.text) & units:
+            out[aid] = s
+    return sorted(out.values(), key=lambda s: (s.hit.published_at, s.start))
+
+
+def _best_passages(retrieved: Retrieved) -> tuple[dict[str, float], float]:
+    """Each article's best passage rerank score among the candidates, and the best of all."""
+    top: dict[str, float] = {}
+    for h in retrieved.candidates():
+        top[h.chunk.article_id] = max(top.get(h.chunk.article_id, 0.0), h.rerank_score or 0.0)
+    return top, max(top.values(), default=0.0)
 
 
 def _lead_over_headline(s: Scored, scored: list[Scored]) -> Scored:

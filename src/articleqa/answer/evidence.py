@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -34,6 +34,7 @@ from ..text import (
     counts,
     coverage,
     has_answer_type,
+    is_furniture,
     named_terms,
     passage_terms,
     question_parts,
@@ -87,6 +88,21 @@ MODEL_CANDIDATES = 3
 # calibration questions (train/data/news_calib_*), each group weighing the same.
 STACK = {"bias": -2.584, "p_best": 0.726, "p_max": 3.27, "overlap": 1.326, "unseen": -4.689, "long": 2.952,
          "p_max*long": -4.406}  # fmt: skip
+
+# ReaderEvidence: the best-ranked sentences whose windows the reader reads, and the best
+# passages it reads whole (on 300 SQuAD calibration questions, seed 101, 4 pages held out,
+# with abstention off, reading 2 passages besides 4 sentences' windows lifted answer-contains
+# 0.775 -> 0.805); the windows' length in characters (the training windows':
+# train/reader_model.py WINDOW_CHARS); how much the reader's answerability adds to a
+# sentence's score (same split and the news calibration set: 0 / 0.5 / 1.5 gave contains
+# 0.800 / 0.805 / 0.810 on SQuAD and 0.48 / 0.69 / 0.73 on news); the confidence's logistic
+# weights (eval/calibrate.py --fit --evidence reader: SQuAD seeds 101-103 and news_calib).
+READER_CANDIDATES = 4
+READER_PASSAGES = 2
+READER_WINDOW = 600
+READER_RANK_WEIGHT = 1.5
+READER_STACK = {"bias": -2.904, "a_best": 1.099, "a_max": -2.298, "margin": -0.317, "overlap": 2.265,
+                "unseen": -2.991, "long": 1.551}  # fmt: skip
 
 # Claim support (`support`): half the claim's (weighted) terms must be in the passage:
 # embeddings can veto a claim (same words, other meaning) but never back one on topical
@@ -160,6 +176,12 @@ class Scored:
     prior: float = 0.0
     score: float = 0.0
     p: float | None = None  # the answer model's probability, when it read this sentence
+    # The reader's (`ReaderEvidence`): P(its window answers), when the window's best span lies
+    # in this sentence; that span (article offsets) and its margin over "no answer".
+    read: float | None = None
+    span: tuple[int, int] | None = None
+    margin: float = 0.0
+    base: float | None = None  # the hand-tuned score, before the reader's answerability was added
 
 
 class Evidence(Protocol):
@@ -184,6 +206,9 @@ class OverlapEvidence:
 
     def idf(self, term: str) -> float:
         return self.store.idf(term)
+
+    def warm_up(self) -> None:
+        """Load what judging needs (nothing here; a model in the subclasses)."""
 
     def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
         cands = self._candidates(question, retrieved.candidates())
@@ -227,7 +252,12 @@ class OverlapEvidence:
                 # Repeats; credit lines; and sentences addressed to a model (or governed by
                 # one: "Ignore all previous instructions. The rate rises 95 percent."), never
                 # an answer.
-                if key in seen or len(text.split()) < MIN_WORDS or (a, b) in injected_spans(ch.text):
+                if (
+                    key in seen
+                    or len(text.split()) < MIN_WORDS
+                    or is_furniture(text)  # a caption, byline, tag line: never an answer
+                    or (a, b) in injected_spans(ch.text)
+                ):
                     continue
                 seen.add(key)
                 s = Scored(hit, ch.start + a, ch.start + b, text, ctx=ctx, prior=prior)
@@ -312,6 +342,9 @@ class LearnedEvidence(OverlapEvidence):
             model = AnswerModel()
         self.model = model
 
+    def warm_up(self) -> None:
+        self.model.probabilities("warm-up", ["warm-up"])
+
     def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
         cands = super().rank(question, retrieved)
         top = cands[:MODEL_CANDIDATES]
@@ -343,9 +376,139 @@ class LearnedEvidence(OverlapEvidence):
         return float(1.0 / (1.0 + math.exp(-z)))
 
 
+class ReaderEvidence(OverlapEvidence):
+    """The hand-tuned candidates, judged by the reader (`reader.SpanReader`): it reads a window
+    of sentences around each of the ``READER_CANDIDATES`` best-ranked ones and gives the
+    answer span it finds there and how likely the window is to answer at all.
+
+    The sentence holding a confident span moves up (`rank`); the confidence is a logistic
+    function of the reader's answerability, the hand-tuned confidence, the share of unseen
+    names and the question's length (`signals`; weights ``READER_STACK`` fitted by
+    ``eval/calibrate.py --fit --evidence reader``)."""
+
+    def __init__(self, store: ArticleStore, reader=None):
+        super().__init__(store)
+        if reader is None:
+            from .reader import SpanReader
+
+            reader = SpanReader()
+        self.reader = reader
+
+    def warm_up(self) -> None:
+        self.reader.read("warm-up", ["warm-up"])
+
+    def rank(self, question: str, retrieved: Retrieved) -> list[Scored]:
+        cands = super().rank(question, retrieved)
+        self.read(question, cands, retrieved.hits[:READER_PASSAGES])
+        for s in cands:
+            s.base = s.score
+            s.score += READER_RANK_WEIGHT * (s.read or 0.0)
+        cands.sort(key=lambda s: -s.score)
+        return cands
+
+    def read(self, question: str, cands: list[Scored], passages: Sequence[Hit] = ()) -> None:
+        """Sets ``read``/``span``/``margin`` of the candidates holding a window's best span. The
+        windows: around each of the ``READER_CANDIDATES`` best-ranked sentences, and over the
+        whole of each of ``passages`` (the best-retrieved: a paraphrase's sentence may rank
+        low by words)."""
+        windows: list[tuple[Hit, int, int]] = []
+
+        def add(hit: Hit, lo: int, hi: int) -> None:
+            if not any(h.chunk.id == hit.chunk.id and x <= lo and hi <= y for h, x, y in windows):
+                windows.append((hit, lo, hi))  # (unless inside a window of its passage already)
+
+        for s in cands[:READER_CANDIDATES]:
+            ch = s.hit.chunk
+            add(s.hit, *_window(ch.text, s.start - ch.start, s.end - ch.start))
+        for hit in passages:
+            for lo, hi in _windows(hit.chunk.text):
+                add(hit, lo, hi)
+        readings = self.reader.read(question, [h.chunk.text[lo:hi] for h, lo, hi in windows])
+        for (h, lo, _), r in zip(windows, readings, strict=True):
+            if r.start < 0:
+                continue
+            a, b = h.chunk.start + lo + r.start, h.chunk.start + lo + r.end
+            aid = h.chunk.article_id
+            holder = next((s for s in cands if s.hit.chunk.article_id == aid and s.start <= a < s.end), None)
+            if holder is None or (holder.read is not None and holder.read >= r.answerable):
+                continue
+            holder.read, holder.margin = r.answerable, r.margin
+            holder.span = (a, min(b, holder.end))
+
+    def answerability(self, question: str, sentences: Sequence[Scored]) -> list[float]:
+        """P(the window around each sentence answers ``question``): whether a report states
+        what is asked (the dated forms ask it of each report)."""
+        windows = [(s.hit.chunk, _window(s.hit.chunk.text, s.start - s.hit.chunk.start, s.end - s.hit.chunk.start))
+                   for s in sentences]  # fmt: skip
+        readings = self.reader.read(question, [ch.text[lo:hi] for ch, (lo, hi) in windows])
+        return [r.answerable for r in readings]
+
+    def signals(self, question: str, ranked: Sequence[Scored]) -> dict[str, float]:
+        """What the confidence is computed from (``eval/calibrate.py --fit`` records them)."""
+        read = [s.read for s in ranked if s.read is not None]
+        best = ranked[0]
+        return {
+            "a_best": best.read or 0.0,
+            "a_max": max(read, default=0.0),
+            "margin": max(-1.0, min(1.0, best.margin / 10.0)) if best.read is not None else -1.0,
+            "overlap": super().confidence(question, ranked),
+            "unseen": self.unseen_share(question),
+            "long": min(len(question.split()), 60) / 30.0,
+        }
+
+    def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
+        if not ranked:
+            return 0.0
+        sig = self.signals(question, ranked)
+        z = READER_STACK["bias"] + sum(READER_STACK[k] * v for k, v in sig.items())
+        return float(1.0 / (1.0 + math.exp(-z)))
+
+
+def hand_scored(scored: list[Scored]) -> list[Scored]:
+    """``scored`` judged by the hand-tuned score alone (copies, best first): the dated forms'
+    ratios between reports were set on it (docs/news.md)."""
+    if not any(s.base is not None for s in scored):
+        return scored
+    return sorted((replace(s, score=s.base) for s in scored), key=lambda s: -s.score)
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """``text`` cut into runs of whole sentences of at most ``READER_WINDOW`` characters."""
+    out: list[tuple[int, int]] = []
+    for x, y, _ in passage_terms(text)[1]:
+        if out and y - out[-1][0] <= READER_WINDOW:
+            out[-1] = (out[-1][0], y)
+        else:
+            out.append((x, y))
+    return out
+
+
+def _window(text: str, a: int, b: int) -> tuple[int, int]:
+    """Whole sentences of ``text`` around ``text[a:b]``, about ``READER_WINDOW`` characters."""
+    sents = [(x, y) for x, y, _ in passage_terms(text)[1]]
+    i = next((k for k, (x, y) in enumerate(sents) if x <= a < y), None)
+    if i is None:
+        return a, b
+    lo = hi = i
+    while True:
+        grown = False
+        for k in (hi + 1, lo - 1):  # after first: an answer's context follows it more often
+            if (
+                0 <= k < len(sents)
+                and max(sents[hi][1], sents[k][1]) - min(sents[lo][0], sents[k][0]) <= READER_WINDOW
+            ):
+                lo, hi = min(lo, k), max(hi, k)
+                grown = True
+        if not grown:
+            return sents[lo][0], sents[hi][1]
+
+
+EVIDENCE = {"overlap": OverlapEvidence, "model": LearnedEvidence, "reader": ReaderEvidence}
+
+
 def make_evidence(store: ArticleStore, cfg) -> OverlapEvidence:
     """The evidence ``cfg.evidence`` names."""
-    return LearnedEvidence(store) if cfg.evidence == "model" else OverlapEvidence(store)
+    return EVIDENCE[cfg.evidence](store)
 
 
 def _prelim(s: Scored) -> float:

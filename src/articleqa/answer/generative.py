@@ -39,9 +39,9 @@ class GenerativeAnswerer:
     ):
         self.store, self.cfg, self._model = store, cfg, model
         self.name = cfg.answerer
-        # The gate is the answer model whatever ``cfg.evidence`` says: it only has to be sure
-        # when nothing answers, and the model is (config: llm_gate_threshold).
-        self.evidence = evidence or make_evidence(store, cfg.model_copy(update={"evidence": "model"}))
+        # The gate is the reader whatever ``cfg.evidence`` says: it only has to be sure when
+        # nothing answers, and the reader is (config: llm_gate_threshold).
+        self.evidence = evidence or make_evidence(store, cfg.model_copy(update={"evidence": "reader"}))
 
     def events(
         self, question: str, retrieved: Retrieved, *, stream: bool = True, history: list[dict] | None = None

@@ -1,15 +1,21 @@
-"""The answer model at run time: a MiniLM-L6 cross-encoder (int8 ONNX, onnxruntime) that gives
-the probability that a sentence answers a question.
+"""The trained models that judge answers, at run time (int8 ONNX, onnxruntime; no torch):
 
-Trained by ``train/answer_model.py`` (see its model card, ``data/models/README.md``); it
-uses the embedding model's own vocabulary (``index/minilm/tokenizer.json``), so no second
-tokenizer ships. Loaded on first use; no torch at run time.
+- `SpanReader`, the reader (``evidence = "reader"``, the default): MiniLM-L6 that reads a
+  question with a window of a passage and gives the answer span in it and the probability
+  that the window answers at all (trained by ``train/reader_model.py``);
+- `AnswerModel` (``evidence = "model"``): a MiniLM-L6 cross-encoder giving the probability
+  that one sentence answers a question (``train/answer_model.py``).
+
+Their model cards are in ``data/models/README.md``. Both use the embedding model's own
+vocabulary (``index/minilm/tokenizer.json``), so no second tokenizer ships. Loaded on first
+use.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +32,30 @@ def model_path() -> Path:
     return Path(str(data("models", MODEL_FILE)))
 
 
+def _load(path: Path, what: str, threads: int, max_len: int, strategy: str = "longest_first"):
+    """An onnxruntime session of ``path`` and the vocabulary's tokenizer, truncating pairs."""
+    from tokenizers import Tokenizer
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found at {path}")
+    tok = Tokenizer.from_file(str(TOKENIZER_PATH))
+    tok.enable_truncation(max_len, strategy=strategy)
+    tok.no_padding()
+    return onnx_session(path, threads), tok
+
+
+def _feeds(part) -> dict[str, np.ndarray]:
+    """A batch of encodings padded to its longest, as the models' inputs."""
+    width = max(len(e.ids) for e in part)
+    ids = np.zeros((len(part), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for i, e in enumerate(part):
+        n = len(e.ids)
+        ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
 class AnswerModel:
     """``probabilities(question, sentences)``: P(sentence answers question), one per sentence."""
 
@@ -37,15 +67,7 @@ class AnswerModel:
         self._lock = threading.Lock()
 
     def _load(self) -> None:
-        from tokenizers import Tokenizer
-
-        if not self.path.is_file():
-            raise FileNotFoundError(f"answer model not found at {self.path}")
-        self._session = onnx_session(self.path, self.threads)
-        tok = Tokenizer.from_file(str(TOKENIZER_PATH))
-        tok.enable_truncation(MAX_LEN)
-        tok.no_padding()
-        self._tok = tok
+        self._session, self._tok = _load(self.path, "answer model", self.threads, MAX_LEN)
 
     def probabilities(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:
@@ -57,14 +79,80 @@ class AnswerModel:
             out = np.zeros(len(sentences), dtype=np.float32)
             for s in range(0, len(enc), BATCH):
                 part = enc[s : s + BATCH]
-                width = max(len(e.ids) for e in part)
-                ids = np.zeros((len(part), width), dtype=np.int64)
-                mask = np.zeros_like(ids)
-                types = np.zeros_like(ids)
-                for i, e in enumerate(part):
-                    n = len(e.ids)
-                    ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
-                feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+                feeds = _feeds(part)
                 logits = self._session.run(None, feeds)[0].reshape(-1)
                 out[s : s + len(part)] = 1.0 / (1.0 + np.exp(-logits))
         return out
+
+
+# ---- the reader: answer span and answerability over a passage window ---------------------------
+READER_FILE = "reader-minilm-l6-int8.onnx"
+READER_MAX_LEN = 192  # question + window word-pieces (train/reader_model.py MAX_LEN)
+# Longest answer span, in word-pieces. SQuAD-style readers use 30; news answers (a name, a
+# figure, a short phrase) are shorter.
+MAX_SPAN = 30
+
+
+@dataclass
+class Reading:
+    """What the reader found in one window: P(the window answers), the best span (character
+    offsets in the window; (-1, -1) when it has none) and the span's margin over "no answer"
+    (start + end logit of the span minus those of ``[CLS]``)."""
+
+    answerable: float
+    start: int
+    end: int
+    margin: float
+
+
+class SpanReader:
+    """``read(question, windows)``: one `Reading` per window (int8 ONNX, onnxruntime)."""
+
+    def __init__(self, path: Path | None = None, threads: int = 0):
+        self.path = path or Path(str(data("models", READER_FILE)))
+        self.threads = threads
+        self._session = None
+        self._tok = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        # Only the window is cut when too long: the question is read whole.
+        self._session, self._tok = _load(
+            self.path, "reader model", self.threads, READER_MAX_LEN, "only_second"
+        )
+
+    def read(self, question: str, windows: Sequence[str]) -> list[Reading]:
+        if not windows:
+            return []
+        with self._lock:
+            if self._session is None:
+                self._load()
+            enc = self._tok.encode_batch([(question, w) for w in windows])
+            out: list[Reading] = []
+            for s in range(0, len(enc), BATCH):
+                part = enc[s : s + BATCH]
+                feeds = _feeds(part)
+                starts, ends, answerable = self._session.run(None, feeds)
+                for i, e in enumerate(part):
+                    out.append(_decode(e, starts[i], ends[i], float(answerable[i])))
+        return out
+
+
+def _decode(enc, start_logits: np.ndarray, end_logits: np.ndarray, answerable: float) -> Reading:
+    """The best span of the window's word-pieces (start <= end, at most MAX_SPAN long)."""
+    prob = 1.0 / (1.0 + np.exp(-answerable))
+    ctx = [t for t, sid in enumerate(enc.sequence_ids) if sid == 1]
+    if not ctx:
+        return Reading(float(prob), -1, -1, float("-inf"))
+    lo, hi = ctx[0], ctx[-1] + 1
+    st, en = start_logits[lo:hi], end_logits[lo:hi]
+    # score[i, j] = start i + end j, for j in [i, i + MAX_SPAN)
+    n = hi - lo
+    grid = st[:, None] + en[None, :]
+    i_idx, j_idx = np.indices((n, n))
+    grid = np.where((j_idx >= i_idx) & (j_idx < i_idx + MAX_SPAN), grid, -np.inf)
+    k = int(np.argmax(grid))
+    i, j = divmod(k, n)
+    null = float(start_logits[0] + end_logits[0])
+    a, b = enc.offsets[lo + i][0], enc.offsets[lo + j][1]
+    return Reading(float(prob), int(a), int(b), float(grid[i, j]) - null)

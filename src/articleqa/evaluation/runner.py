@@ -39,7 +39,8 @@ Format = Literal["jsonl", "squad"]
 RETRIEVE_K = 10
 SAMPLE_CORPUS = Path("examples/articles")
 BASELINE_PIPELINE = "llama-index VectorStoreIndex + Chroma, SentenceSplitter() defaults, top 10 by vector"
-EVIDENCES = ("overlap", "model")  # Config.evidence: the hand-tuned score, the trained answer model
+# Config.evidence: the reader, the hand-tuned score, the sentence answer model.
+EVIDENCES = ("reader", "overlap", "model")
 
 
 def run_eval(
@@ -67,7 +68,7 @@ def run_eval(
     - ``limit``/``seed``: a seeded sample of the questions; ``holdout``: SQuAD pages left out
       of the index, whose questions become unanswerable.
     - ``compare_evidence``: ask every question again with the other evidence scorer
-      (``Config.evidence``, "overlap" <-> "model") over the same store; both are reported
+      (``Config.evidence``: "overlap", or "reader" when overlap is configured) over the same store; both are reported
       side by side in ``Report.evidence``.
     """
     t_start = time.perf_counter()
@@ -190,7 +191,7 @@ OTHER_KEYS = ("answer", "abstained", "confidence")  # results.jsonl's "other_evi
 def _other_evidence(qa: Assistant) -> Assistant:
     """An assistant over ``qa``'s store (its loaded model and indexes) and chat model, with the
     other evidence."""
-    other = next(e for e in EVIDENCES if e != qa.config.evidence)
+    other = "reader" if qa.config.evidence == "overlap" else "overlap"
     cfg = qa.config.model_copy(update={"evidence": other})
     return Assistant(cfg, store=qa.store, chat_model=qa.chat_model)
 
@@ -230,16 +231,19 @@ def score(item: EvalItem, ans: Answer, hits: list[Hit], latency_ms: float) -> di
     pred = "" if ans.abstained else m.strip_markers(ans.text)
     correct = [m.citation_correct(c, item) for c in ans.citations]
     ok = item.answerable
+    short = ans.short_answer.text if ans.short_answer and not ans.abstained else None
     return {
         "answer": ans.text,
         "abstained": ans.abstained,
         "confidence": round(ans.confidence, 4),
+        "short_answer": short,
         "citations": [{**c.to_dict(), "correct": k} for c, k in zip(ans.citations, correct, strict=True)],
         "retrieved": [h.chunk.id for h in hits[:RETRIEVE_K]],
         "metrics": {
             "em": m.exact_match(pred, item.answers) if ok else None,
             "f1": round(m.f1(pred, item.answers), 4) if ok else None,
             "contains": m.contains(pred, item.answers, item.must_mention) if ok else None,
+            "short_exact": m.exact_match(short, item.answers) if ok and short else None,
             "hit_rank": m.first_relevant([h.chunk for h in hits], item, RETRIEVE_K) if ok else None,
             "citations_valid": m.citations_valid(ans.text, ans.citations),
             "citations_correct": correct,
@@ -271,6 +275,7 @@ def aggregate(
 def _sections(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> SystemMetrics:
     """The five report sections; ingest_s and by_type are left at their defaults."""
     ans = [r["metrics"] for it, r in zip(items, rows, strict=True) if it.answerable]
+    answered = [(it, r) for it, r in zip(items, rows, strict=True) if it.answerable and not r["abstained"]]
     abstained = [r["abstained"] for r in rows]
     answerable = [it.answerable for it in items]
     ranks = [x["hit_rank"] for x in ans]
@@ -278,7 +283,13 @@ def _sections(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> Syst
     return SystemMetrics(
         n=len(items),
         n_answerable=len(ans),
-        answer=AnswerMetrics(*(_r(m.mean(x[k] for x in ans)) for k in ("em", "f1", "contains"))),
+        answer=AnswerMetrics(
+            *(_r(m.mean(x[k] for x in ans)) for k in ("em", "f1", "contains")),
+            short_shown=_r(m.mean(r.get("short_answer") is not None for it, r in answered)),
+            short_exact=_r(
+                m.mean(r["metrics"]["short_exact"] for it, r in answered if r.get("short_answer"))
+            ),
+        ),
         abstention=AbstentionMetrics(
             precision=_r(m.abstain_precision(abstained, answerable)),
             recall=_r(m.abstain_recall(abstained, answerable)),
@@ -291,7 +302,8 @@ def _sections(items: Sequence[EvalItem], rows: Sequence[dict[str, Any]]) -> Syst
         ),
         citations=CitationMetrics(
             valid=_r(m.mean(r["metrics"]["citations_valid"] for r in rows)),
-            precision=_r(m.citation_precision(x["citations_correct"] for x in ans)),
+            # An abstention's closest passages ("may not answer this directly") are no answer's.
+            precision=_r(m.citation_precision(r["metrics"]["citations_correct"] for _, r in answered)),
             recall=_r(m.citation_recall(x["citations_correct"] for x in ans if x["contains"])),
         ),
         latency_ms=LatencyMetrics(**{k: _r(v, 1) for k, v in latency.items()}),

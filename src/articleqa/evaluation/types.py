@@ -27,6 +27,10 @@ class AnswerMetrics:
     em: Score
     f1: Score
     contains: Score
+    # Of the answered answerable items, the share led by a short answer (the reader's span),
+    # and how often that short answer is exactly right (normalised EM).
+    short_shown: Score = None
+    short_exact: Score = None
 
 
 @dataclass(frozen=True)

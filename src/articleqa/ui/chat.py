@@ -82,6 +82,7 @@ def _finish(turn: dict, ans: Answer) -> None:
         confidence=float(ans.confidence),
         status="done",
         form=ans.form,
+        short_answer=ans.short_answer.to_dict() if ans.short_answer else None,
         checks=[k.to_dict() for k in ans.checks if k.action != "fixed"],  # a marker fix changes no claim
     )
     if ans.hits:

@@ -49,9 +49,17 @@ def meta_line(source: str, published_at: str, *extra: str) -> str:
 
 
 # ---- answers ------------------------------------------------------------------------
+_SHORT_LEAD = re.compile(r"^\*\*(.+?)\*\* — ")
+
+
 def answer_html(text: str, turn: int, known: set[int]) -> str:
-    """The answer, escaped, with each ``[n]`` turned into a link to source card n of this turn."""
+    """The answer, escaped, with each ``[n]`` turned into a link to source card n of this turn
+    (and a leading short answer, "**Typhoon Yagi** — ", in bold)."""
     out, pos = [], 0
+    lead = _SHORT_LEAD.match(text)
+    if lead:
+        out.append(f'<strong class="short-answer">{esc(lead.group(1))}</strong> — ')
+        pos = lead.end()
     for m in CITATION_MARKER.finditer(text):
         out.append(esc(text[pos : m.start()]))
         nums = [int(x) for x in m.group(1).split(",")]
@@ -116,7 +124,8 @@ def _turn_html(i: int, t: dict) -> str:
     if timeline:
         body = f'<div class="bubble answer timeline">{body}</div>'
     elif t.get("abstained"):
-        body = f'<div class="bubble abstain"><div class="abstain-label">Not in the articles</div>{body}</div>'
+        label = "Maybe not in the articles" if t.get("form") == "uncertain" else "Not in the articles"
+        body = f'<div class="bubble abstain"><div class="abstain-label">{label}</div>{body}</div>'
         if t.get("withdrawn"):
             body += (
                 "<details class=\"draft\"><summary>The model's draft wasn't supported by the passages, "
@@ -263,15 +272,24 @@ def paragraph_bounds(text: str, start: int, end: int, reach: int = CONTEXT_CHARS
     return a, b
 
 
-def highlighted(text: str, start: int, end: int, a: int, b: int) -> str:
-    """``text[a:b]`` escaped, with ``text[start:end]`` inside a <mark> we write ourselves."""
+def highlighted(text: str, start: int, end: int, a: int, b: int, short: tuple[int, int] | None = None) -> str:
+    """``text[a:b]`` escaped, with ``text[start:end]`` inside a <mark> we write ourselves (and
+    the short answer ``text[short[0]:short[1]]``, inside it, in bold)."""
     pre = ("…" if a > 0 and text[a - 1] != "\n" else "") + esc(text[a:start])
     post = esc(text[end:b]) + ("…" if b < len(text) and text[b] != "\n" else "")
-    return f"{pre}<mark>{esc(text[start:end])}</mark>{post}"
+    inner = esc(text[start:end])
+    if short and start <= short[0] < short[1] <= end:
+        x, y = short
+        inner = (
+            f'{esc(text[start:x])}<strong class="short-answer">{esc(text[x:y])}</strong>{esc(text[y:end])}'
+        )
+    return f"{pre}<mark>{inner}</mark>{post}"
 
 
-def source_card(turn: int, c: dict, article: Article | None) -> str:
-    """One cited passage: title, outlet, date, its paragraph with the passage marked, full text."""
+def source_card(turn: int, c: dict, article: Article | None, short: dict | None = None) -> str:
+    """One cited passage: title, outlet, date, its paragraph with the passage marked (and the
+    short answer in it, when ``short`` is this citation's), full text."""
+    span = (short["start"], short["end"]) if short and short.get("citation") == c["n"] else None
     url = safe_url(c.get("url") or (article.url if article else ""))
     link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">original ↗</a>' if url else ""
     head = (
@@ -286,11 +304,11 @@ def source_card(turn: int, c: dict, article: Article | None) -> str:
         body += '<div class="muted small">This article has changed or been removed since.</div>'
     else:
         a, b = paragraph_bounds(article.text, s, e)
-        body = f'<blockquote class="ctx">{highlighted(article.text, s, e, a, b)}</blockquote>'
+        body = f'<blockquote class="ctx">{highlighted(article.text, s, e, a, b, span)}</blockquote>'
         fa, fb = _full_window(article.text, s, e)
         body += (
             f'<details class="full"><summary>Open the full article ({len(article.text):,} characters)</summary>'
-            f'<div class="fulltext">{highlighted(article.text, s, e, fa, fb)}</div></details>'
+            f'<div class="fulltext">{highlighted(article.text, s, e, fa, fb, span)}</div></details>'
         )
     return f'<div class="src" id="src-{turn}-{c["n"]}">{head}{body}</div>'
 
@@ -339,10 +357,10 @@ def _turn_sources(i: int, t: dict, article: ArticleLookup, latest: bool) -> str:
     if t.get("status") in ("searching", "reading") and not cites:
         inner = f'<div class="empty">Retrieved {len(hits)} candidate passages…</div>' if hits else ""
     else:
-        inner = "".join(source_card(i, c, article(c["article_id"])) for c in cites)
+        inner = "".join(source_card(i, c, article(c["article_id"]), t.get("short_answer")) for c in cites)
         cited = {(c["article_id"], c.get("chunk_id")) for c in cites}
         rest = [h for h in hits if (h["article_id"], h.get("chunk_id")) not in cited]
-        if t.get("abstained"):
+        if t.get("abstained") and t.get("form") != "uncertain":
             inner += '<div class="abstain-note">None of the passages below answers the question.</div>'
         if rest:
             label = "Closest passages" if t.get("abstained") else "Also retrieved"

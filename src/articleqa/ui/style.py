@@ -123,6 +123,8 @@ blockquote.ctx { margin: 6px 0 4px; padding: 8px 12px; border-left: 3px solid va
                  overflow-wrap: anywhere; }
 mark { background: #fde68a; color: #1f2937; padding: 1px 2px; border-radius: 3px;
        box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+mark strong.short-answer { background: #fbbf24; border-radius: 2px; }
+.bubble strong.short-answer { font-weight: 700; }
 .dark mark { background: #a16207; color: #fefce8; }
 details.full > summary, details.hits > summary { cursor: pointer; font-size: 12.5px; color: var(--color-accent);
                                                 margin-top: 4px; }

