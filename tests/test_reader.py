@@ -22,20 +22,22 @@ def reader():
     return SpanReader()
 
 
+def _reader_qa(tmp_path_factory, embedder, name: str, path) -> Assistant:
+    """An assistant judging with the reader (``evidence = "reader"``) over ``path``."""
+    cfg = Config(data_dir=tmp_path_factory.mktemp(name), evidence="reader")
+    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
+    assert qa.ingest([path]).ok
+    return qa
+
+
 @pytest.fixture(scope="module")
 def news_qa(tmp_path_factory, embedder):
-    cfg = Config(data_dir=tmp_path_factory.mktemp("news-reader"), evidence="reader")
-    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
-    assert qa.ingest([NEWS]).ok
-    return qa
+    return _reader_qa(tmp_path_factory, embedder, "news-reader", NEWS)
 
 
 @pytest.fixture(scope="module")
 def reader_qa(tmp_path_factory, embedder):
-    cfg = Config(data_dir=tmp_path_factory.mktemp("reader-samples"), evidence="reader")
-    qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
-    assert qa.ingest([SAMPLES]).ok
-    return qa
+    return _reader_qa(tmp_path_factory, embedder, "reader-samples", SAMPLES)
 
 
 def test_the_reader_evidence_is_selectable(reader_qa):

@@ -371,9 +371,7 @@ class LearnedEvidence(OverlapEvidence):
         if not ranked:
             return 0.0
         sig = self.signals(question, ranked)
-        z = STACK["bias"] + sum(STACK[k] * v for k, v in sig.items())
-        z += STACK["p_max*long"] * sig["p_max"] * sig["long"]
-        return float(1.0 / (1.0 + math.exp(-z)))
+        return stacked(STACK, {**sig, "p_max*long": sig["p_max"] * sig["long"]})
 
 
 class ReaderEvidence(OverlapEvidence):
@@ -418,8 +416,7 @@ class ReaderEvidence(OverlapEvidence):
                 windows.append((hit, lo, hi))  # (unless inside a window of its passage already)
 
         for s in cands[:READER_CANDIDATES]:
-            ch = s.hit.chunk
-            add(s.hit, *_window(ch.text, s.start - ch.start, s.end - ch.start))
+            add(s.hit, *_sentence_window(s))
         for hit in passages:
             for lo, hi in _windows(hit.chunk.text):
                 add(hit, lo, hi)
@@ -438,8 +435,7 @@ class ReaderEvidence(OverlapEvidence):
     def answerability(self, question: str, sentences: Sequence[Scored]) -> list[float]:
         """P(the window around each sentence answers ``question``): whether a report states
         what is asked (the dated forms ask it of each report)."""
-        windows = [(s.hit.chunk, _window(s.hit.chunk.text, s.start - s.hit.chunk.start, s.end - s.hit.chunk.start))
-                   for s in sentences]  # fmt: skip
+        windows = [(s.hit.chunk, _sentence_window(s)) for s in sentences]
         readings = self.reader.read(question, [ch.text[lo:hi] for ch, (lo, hi) in windows])
         return [r.answerable for r in readings]
 
@@ -459,9 +455,13 @@ class ReaderEvidence(OverlapEvidence):
     def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
         if not ranked:
             return 0.0
-        sig = self.signals(question, ranked)
-        z = READER_STACK["bias"] + sum(READER_STACK[k] * v for k, v in sig.items())
-        return float(1.0 / (1.0 + math.exp(-z)))
+        return stacked(READER_STACK, self.signals(question, ranked))
+
+
+def stacked(weights: dict[str, float], signals: dict[str, float]) -> float:
+    """A fitted logistic confidence: ``weights["bias"]`` plus each signal times its weight."""
+    z = weights["bias"] + sum(weights[k] * v for k, v in signals.items())
+    return float(1.0 / (1.0 + math.exp(-z)))
 
 
 def hand_scored(scored: list[Scored]) -> list[Scored]:
@@ -481,6 +481,12 @@ def _windows(text: str) -> list[tuple[int, int]]:
         else:
             out.append((x, y))
     return out
+
+
+def _sentence_window(s: Scored) -> tuple[int, int]:
+    """The window around sentence ``s``, in offsets of its passage."""
+    ch = s.hit.chunk
+    return _window(ch.text, s.start - ch.start, s.end - ch.start)
 
 
 def _window(text: str, a: int, b: int) -> tuple[int, int]:
