@@ -158,7 +158,7 @@ def markdown(results: dict) -> str:
         "",
         "Throughput is chunks (or llama-index nodes) stored per second; tokens are the word-pieces "
         'the model runs on ([CLS] text [SEP], truncated at 256). "model" is `MiniLMEmbedder.embed` '
-        "alone on a sample of the same chunks, batch 8: the ceiling.",
+        "alone on a sample of the same chunks, as articleqa calls it (int8: one text per call, one call per core; fp32: batches of 8): the ceiling.",
         "",
         '"% of model" compares with that separately measured ceiling; "in model" is the share of '
         "ingestion's own wall time spent inside the model (the same ratio, measured in one run, so "

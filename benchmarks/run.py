@@ -41,6 +41,7 @@ import corpus as corpus_mod  # noqa: E402
 import report  # noqa: E402
 
 from articleqa.config import Config  # noqa: E402
+from articleqa.index.embeddings import pick_runtime  # noqa: E402
 
 
 def parse_size(s: str) -> int:
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", default="local", help="backends to measure: local, or local,postgres")
     ap.add_argument("--synthetic-vectors", action="store_true",
                     help="fill the cache with hashed stand-in vectors, not the model's (speed and memory only)")  # fmt: skip
+    ap.add_argument("--embed-runtime", default="auto", choices=["auto", "int8", "fp32"],
+                    help="MiniLM's runtime for every pipeline (index/embeddings.py RUNTIMES)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="pyinstrument each step into OUT/profiles/")
     ap.add_argument("--fill-only", action="store_true",
@@ -256,11 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         a.work_dir = Path(tmp)
     a.work_dir.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    os.environ["ARTICLEQA_EMBED_RUNTIME"] = a.embed_runtime  # the workers' (worker.minilm)
     cfg = Config()
     knobs = ("chunk_size", "chunk_overlap", "embed_batch_size", "embed_threads", "top_k", "candidate_k")
     results = {"command": command.strip(), "machine": machine(), "versions": versions(),
                "synthetic_vectors": a.synthetic_vectors,
-               "config": {k: getattr(cfg, k) for k in knobs},
+               "config": {k: getattr(cfg, k) for k in knobs} | {"embed_runtime": pick_runtime(a.embed_runtime)},
                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "sizes": []}  # fmt: skip
     t0 = time.perf_counter()
     runner = Runner(a, a.work_dir)

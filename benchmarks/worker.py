@@ -83,9 +83,11 @@ def profiled(path: str | None):
 
 
 def minilm(batch_size: int = 8):
+    """The model every pipeline of a run embeds with: the runtime ``run.py --embed-runtime``
+    chose (auto: the CPU's fastest), session loaded."""
     from articleqa.index.embeddings import MiniLMEmbedder
 
-    emb = MiniLMEmbedder(batch_size=batch_size)
+    emb = MiniLMEmbedder(batch_size=batch_size, runtime=os.environ.get("ARTICLEQA_EMBED_RUNTIME", "auto"))
     emb.embed(["warm up: load the ONNX session before the clock starts"])
     return emb
 

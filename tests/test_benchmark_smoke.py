@@ -45,7 +45,8 @@ def test_benchmark_runs_and_reports_every_field(tmp_path):
     for s in (live, cached):
         assert s["corpus"]["chunks"] >= s["target_chunks"] and s["corpus"]["articles"] > 0
         assert {"sample_chunks", "tokens", "chunks_per_s", "tokens_per_s", "batch_size"} <= s["model"].keys()
-        assert s["model"]["batch_size"] == 8
+        # int8 embeds one text per call (index/embeddings.py MiniLMEmbedder)
+        assert s["model"]["batch_size"] == (1 if res["config"]["embed_runtime"] == "int8" else 8)
         ours, base = s["articleqa_ingest"], s["baseline"]
         assert ours.keys() >= INGEST_FIELDS and base.keys() >= INGEST_FIELDS
         assert ours["chunks"] == s["corpus"]["chunks"]  # the corpus counts chunks as ingestion makes them
@@ -72,3 +73,27 @@ def test_benchmark_runs_and_reports_every_field(tmp_path):
     md = (out / "results.md").read_text()
     assert "## Ingestion" in md and "## Query latency" in md and "## Memory and disk" in md
     assert (out / "results.png").stat().st_size > 10_000
+
+
+def test_the_runtime_table_runs_and_reports_every_field(tmp_path):
+    """benchmarks/runtimes.py with articleqa's two runtimes only (no --reference), tiny."""
+    out = tmp_path / "rt"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "runtimes.py"), "--out", str(out), "--chunks", "12",
+           "--sentences", "40", "--rounds", "1", "--grid", "1x1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "runtimes.json").read_text())
+    names = [r["spec"]["name"] for r in res["rows"]]
+    assert names == [
+        "articleqa fp32 (before)", "articleqa int8 (shipped)", "onnxruntime, the fp32 file", "onnxruntime, the int8 file"
+    ]  # fmt: skip
+    for row in res["rows"]:
+        med = row["median"]
+        assert {"load_s", "first_batch_ms", "question_ms", "tokens_per_s", "peak_rss_mb"} <= med.keys(), med
+        assert med["tokens_per_s"] > 0 and row["file_mb"] > 1
+    int8 = res["rows"][1]
+    # Against fp32 (the reference without --reference): the shipped runtime agrees.
+    assert int8["cosine_vs_before"]["mean"] > 0.98, int8
+    assert len(res["grid"]) == 2 and {g["batch"] for g in res["grid"]} == {1}
+    assert int8["median"]["batch"] == 1 and int8["median"]["streams"] >= 1
+    assert "| articleqa int8 (shipped) |" in (out / "runtimes.md").read_text()

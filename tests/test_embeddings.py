@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from articleqa.index.embeddings import CachedEmbedder, _batches
 from articleqa.text import passage_terms, sentence_spans, terms
@@ -63,3 +64,61 @@ def test_passage_terms_match_whole_and_per_sentence_terms():
     assert whole == frozenset(terms(text))
     assert [(a, b) for a, b, _ in sents] == sentence_spans(text)
     assert all(t == frozenset(terms(text[a:b])) for a, b, t in sents)
+
+
+def test_the_runtime_follows_the_cpu_and_a_named_one_is_checked():
+    from articleqa.index.embeddings import pick_runtime
+
+    assert pick_runtime("auto", frozenset({"avx2", "avx512_vnni"})) == "int8"
+    assert pick_runtime("auto", frozenset({"asimd", "asimddp"})) == "int8"
+    assert pick_runtime("auto", frozenset({"avx2", "fma"})) == "fp32"  # no int8 dot product
+    assert pick_runtime("fp32", frozenset({"amx_int8"})) == "fp32"
+    with pytest.raises(ValueError, match="unknown embedding runtime 'bf16'"):
+        pick_runtime("bf16")
+
+
+@pytest.fixture(scope="module")
+def runtimes():
+    from articleqa.index.embeddings import MiniLMEmbedder
+
+    return MiniLMEmbedder(runtime="int8"), MiniLMEmbedder(runtime="fp32")
+
+
+def test_both_runtimes_agree_and_find_the_same_passages(runtimes):
+    """The int8 graph is the same model: its vectors agree with fp32's text by text, and a
+    question's nearest sentence is the same (a broken quantisation or a model that isn't
+    MiniLM fails both)."""
+    from articleqa.index.embeddings import AGREE_MEAN, AGREE_MIN
+
+    int8, fp32 = runtimes
+    a, b = int8.embed(TEXTS), fp32.embed(TEXTS)
+    cos = (a * b).sum(1)
+    assert cos.mean() >= AGREE_MEAN and cos.min() >= AGREE_MIN, cos
+    questions = ["Which storm hit Vietnam?", "Who gives Vietnam the most development aid?"]
+    for emb in runtimes:
+        q = emb.embed(questions)
+        assert list((q @ emb.embed(TEXTS).T).argmax(1)) == [1, 0]
+
+
+def test_an_int8_vector_does_not_depend_on_its_batch(runtimes):
+    """Activations are quantised with one scale per run: a text batched with others would get
+    another vector (an answer changed after a restart). Each text runs alone."""
+    int8, _ = runtimes
+    alone = int8.embed([TEXTS[0]])[0]
+    with_others = int8.embed([TEXTS[3], TEXTS[0], TEXTS[2]])[1]
+    assert np.array_equal(alone, with_others)
+
+
+def test_a_collection_refuses_vectors_from_a_runtime_that_disagrees(tmp_path):
+    """The collection records the runtime that built it; a runtime whose vectors are not
+    measured to agree with it closely enough can't add to it (fp32 and int8 are)."""
+    from articleqa import Config
+    from articleqa.index.embeddings import runtime_mismatch
+    from articleqa.index.local.vectors import StoreMismatch, VectorIndex
+
+    assert runtime_mismatch("fp32", "int8") is None and runtime_mismatch("", "int8") is None
+    cfg = Config(data_dir=tmp_path)
+    VectorIndex(cfg, "all-MiniLM-L6-v2-onnx-int8", 384, "int8")
+    assert VectorIndex(cfg, "all-MiniLM-L6-v2-onnx-int8", 384, "fp32").col.metadata["embed_runtime"] == "int8"
+    with pytest.raises(StoreMismatch, match="built by the embedding runtime 'int8'.*'openvino-bf16'"):
+        VectorIndex(cfg, "all-MiniLM-L6-v2-onnx-int8", 384, "openvino-bf16")

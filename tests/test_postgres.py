@@ -90,6 +90,16 @@ def test_a_database_built_with_another_embedding_model_is_refused(url, opened):
         opened().count()
 
 
+def test_a_database_records_its_embedding_runtime_and_refuses_one_that_disagrees(url, opened, embedder):
+    put(opened(), article("harbour", HARBOUR))
+    assert sql(url, "SELECT v FROM articles.meta WHERE k = 'embed_runtime'") == [(embedder.runtime,)]
+    sql(url, "UPDATE articles.meta SET v = 'fp32' WHERE k = 'embed_runtime'")
+    assert opened().count() == (1, 2)  # fp32 and int8 vectors agree (measured): they may mix
+    sql(url, "UPDATE articles.meta SET v = 'openvino-bf16' WHERE k = 'embed_runtime'")
+    with pytest.raises(SchemaMismatch, match="built by the embedding runtime 'openvino-bf16'"):
+        opened().count()
+
+
 def test_a_new_process_reads_the_statistics_before_its_first_search(url, opened):
     put(opened(), article("harbour", HARBOUR), article("ferry", FERRY))
     other = opened()  # as a new serving process: no search yet

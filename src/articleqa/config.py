@@ -105,8 +105,15 @@ class Config(BaseSettings):
     # --- embeddings ------------------------------------------------------------------
     embed_backend: Literal["onnx", "openai"] = "onnx"
     embed_model: str = Field("all-MiniLM-L6-v2-onnx-int8", description="Name recorded per store.")
-    embed_batch_size: int = Field(8, ge=1, description="8 measured fastest on 2 cores.")
-    embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = auto.")
+    embed_runtime: Literal["auto", "int8", "fp32"] = Field(
+        "auto", description="MiniLM's runtime: auto = int8 where the CPU has an int8 dot product, else fp32."
+    )
+    embed_batch_size: int = Field(8, ge=1, description="fp32 only (int8 embeds one text per call).")
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        description="Cores the embedder uses (int8: texts embedded at once, fp32: onnxruntime threads); 0 = all.",
+    )
 
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")

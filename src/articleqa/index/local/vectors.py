@@ -12,6 +12,7 @@ import numpy as np
 from ...config import Config
 from ...types import Chunk, Filters
 from .. import contracts
+from ..embeddings import runtime_mismatch
 
 
 class StoreMismatch(contracts.StoreMismatch):
@@ -19,8 +20,8 @@ class StoreMismatch(contracts.StoreMismatch):
 
 
 class VectorIndex:
-    def __init__(self, cfg: Config, embed_model: str, dim: int):
-        self.cfg, self.embed_model, self.dim = cfg, embed_model, dim
+    def __init__(self, cfg: Config, embed_model: str, dim: int, runtime: str = ""):
+        self.cfg, self.embed_model, self.dim, self.runtime = cfg, embed_model, dim, runtime
         self._open()
 
     def _open(self) -> None:
@@ -37,14 +38,19 @@ class VectorIndex:
             cfg.collection,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embed_model": self.embed_model, "dim": self.dim},
+            # Which runtime built it: recorded once, at creation (`runtimes_agree`).
+            metadata={"embed_model": self.embed_model, "dim": self.dim}
+            | ({"embed_runtime": self.runtime} if self.runtime else {}),
         )
-        built_by = (col.metadata or {}).get("embed_model")
+        meta = col.metadata or {}
+        built_by = meta.get("embed_model")
         if built_by and built_by != self.embed_model:
             raise StoreMismatch(
                 f"collection '{cfg.collection}' was built with embeddings from '{built_by}', "
                 f"not '{self.embed_model}': use another --data-dir/collection or the same model"
             )
+        if built_by and (why := runtime_mismatch(str(meta.get("embed_runtime", "")), self.runtime)):
+            raise StoreMismatch(f"collection '{cfg.collection}' {why}")
         self.col = col
 
     def reopen(self) -> None:

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..contracts import StoreMismatch
+from ..embeddings import runtime_mismatch
 
 # Transaction-level advisory lock keys (pg_advisory_xact_lock takes a bigint): migrations of
 # every collection of a database take one key; writers of a collection take `writer_key`.
@@ -130,10 +131,16 @@ def writer_key(schema: str) -> sql.Composed:
 
 
 def migrate(
-    conn: psycopg.Connection, schema: str, model: str, dim: int, where: str, upto: int = SCHEMA_VERSION
+    conn: psycopg.Connection,
+    schema: str,
+    model: str,
+    dim: int,
+    where: str,
+    upto: int = SCHEMA_VERSION,
+    runtime: str = "",
 ) -> int:
     """Create or upgrade ``schema`` to version ``upto`` (one transaction), then check the
-    embedding model; the version it is at. ``where`` names the database in messages."""
+    embedding model and runtime; the version it is at. ``where`` names the database in messages."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
         cur.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
@@ -160,9 +167,9 @@ def migrate(
                 f"this one knows up to {SCHEMA_VERSION}: upgrade articleqa"
             )
         if version == 0:
-            _check_model({}, schema, model, dim, where)
+            _check_model({}, schema, model, dim, where, runtime)
         else:
-            _check_model(meta, schema, model, dim, where)
+            _check_model(meta, schema, model, dim, where, runtime)
         for step in range(version, upto):
             MIGRATIONS[step](cur, dim)
             version = step + 1
@@ -170,16 +177,19 @@ def migrate(
             cur.executemany(
                 "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
                 [("schema_version", str(version)), ("embed_model", model), ("embed_dim", str(dim))]
+                + ([("embed_runtime", runtime)] if runtime else [])
                 if "meta" not in have
                 else [("schema_version", str(version))],
             )
         return version
 
 
-def _check_model(meta: dict[str, str], schema: str, model: str, dim: int, where: str) -> None:
+def _check_model(meta: dict[str, str], schema: str, model: str, dim: int, where: str, runtime: str) -> None:
     built_by = meta.get("embed_model")
     if built_by and (built_by != model or int(meta.get("embed_dim", dim)) != dim):
         raise SchemaMismatch(
             f"collection '{schema}' in {where} was built with embeddings from '{built_by}', "
             f"not '{model}': use another database/collection or the same model"
         )
+    if built_by and (why := runtime_mismatch(meta.get("embed_runtime", ""), runtime)):
+        raise SchemaMismatch(f"collection '{schema}' in {where} {why}")

@@ -221,7 +221,10 @@ class Store:
         url = self.cfg.database_url or ""
         with self._connect(url) as conn:
             try:
-                migrate(conn, self.schema, self.embedder.name, self.embedder.dim, self.where)
+                migrate(
+                    conn, self.schema, self.embedder.name, self.embedder.dim, self.where,
+                    runtime=getattr(self.embedder, "runtime", ""),
+                )  # fmt: skip
             except _ERRORS as e:
                 raise DatabaseUnavailable(
                     f"can't open the PostgreSQL store at {self.where}: {reason(e)}"
