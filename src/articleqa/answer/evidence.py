@@ -306,6 +306,15 @@ class OverlapEvidence:
         total = sum(self.idf(t) for t in q_terms)
         return sum(self.idf(t) for t in names - given) / total if total else 0.0
 
+    def shared_signals(self, question: str, ranked: Sequence[Scored]) -> dict[str, float]:
+        """The signals every fitted confidence (`LearnedEvidence`, `ReaderEvidence`) stacks on
+        its model's: the hand-tuned confidence, the share of unseen names, the question's length."""
+        return {
+            "overlap": OverlapEvidence.confidence(self, question, ranked),
+            "unseen": self.unseen_share(question),
+            "long": min(len(question.split()), 60) / 30.0,
+        }
+
     def unseen_share(self, question: str) -> float:
         """IDF share of the question's terms that are names (capitalised words, numbers) no
         article mentions."""
@@ -359,13 +368,7 @@ class LearnedEvidence(OverlapEvidence):
         for s, p in zip(missing, self.model.probabilities(question, [s.text for s in missing]), strict=True):
             s.p = float(p)
         ps = [s.p or 0.0 for s in top]
-        return {
-            "p_best": ps[0],
-            "p_max": max(ps),
-            "overlap": super().confidence(question, ranked),
-            "unseen": self.unseen_share(question),
-            "long": min(len(question.split()), 60) / 30.0,
-        }
+        return {"p_best": ps[0], "p_max": max(ps), **self.shared_signals(question, ranked)}
 
     def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
         if not ranked:
@@ -447,9 +450,7 @@ class ReaderEvidence(OverlapEvidence):
             "a_best": best.read or 0.0,
             "a_max": max(read, default=0.0),
             "margin": max(-1.0, min(1.0, best.margin / 10.0)) if best.read is not None else -1.0,
-            "overlap": super().confidence(question, ranked),
-            "unseen": self.unseen_share(question),
-            "long": min(len(question.split()), 60) / 30.0,
+            **self.shared_signals(question, ranked),
         }
 
     def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
