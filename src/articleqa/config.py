@@ -138,7 +138,7 @@ class Config(BaseSettings):
     # eval/calibrate.py --fit (the model card has the splits and the rates).
     model_abstain_threshold: float = Field(0.47, ge=0.0, le=1.0)
     # The reader's ("reader"; evidence.ReaderEvidence): eval/calibrate.py --fit --evidence reader.
-    reader_abstain_threshold: float = Field(0.44, ge=0.0, le=1.0)
+    reader_abstain_threshold: float = Field(0.48, ge=0.0, le=1.0)
     # A short answer (the reader's span, at most extractive.SHORT_MAX_WORDS words) leads the
     # answer when the reader's answerability of its window is at least this. On the news
     # calibration set 0.5 / 0.8 / 0.9 show one on 0.81 / 0.75 / 0.67 of the answerable
@@ -178,9 +178,9 @@ class Config(BaseSettings):
     # passage answers (its confidence under llm_gate_threshold); otherwise the LLM decides.
     llm_evidence_gate: bool = True
     # Calibrated by eval/calibrate.py --fit for <= 2% false abstention on the calibration
-    # splits (SQuAD held-out pages and every written question style; docs/llm.md); 0.266
-    # before names off the answering articles counted (evidence.OFF_ARTICLE_WEIGHT).
-    llm_gate_threshold: float = Field(0.197, ge=0.0, le=1.0)
+    # splits (SQuAD held-out pages and every written question style; docs/llm.md): the
+    # reader's confidence since issue 25 (0.197 before its fused per-channel export).
+    llm_gate_threshold: float = Field(0.200, ge=0.0, le=1.0)
     llm_support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Min claim support.")
     prompts_dir: Path | None = Field(None, description="Prompt files here override the shipped ones.")
 

@@ -101,8 +101,8 @@ READER_CANDIDATES = 4
 READER_PASSAGES = 2
 READER_WINDOW = 600
 READER_RANK_WEIGHT = 1.5
-READER_STACK = {"bias": -2.904, "a_best": 1.099, "a_max": -2.298, "margin": -0.317, "overlap": 2.265,
-                "unseen": -2.991, "long": 1.551}  # fmt: skip
+READER_STACK = {"bias": -2.547, "a_best": -1.188, "a_max": 1.66, "margin": 0.499, "overlap": 2.795,
+                "unseen": -2.735, "long": 1.313}  # fmt: skip
 
 # Claim support (`support`): half the claim's (weighted) terms must be in the passage:
 # embeddings can veto a claim (same words, other meaning) but never back one on topical
@@ -450,7 +450,9 @@ class ReaderEvidence(OverlapEvidence):
             "a_best": best.read or 0.0,
             "a_max": max(read, default=0.0),
             "margin": max(-1.0, min(1.0, best.margin / 10.0)) if best.read is not None else -1.0,
-            **self.shared_signals(question, ranked),
+            # the hand-tuned confidence of the ranking before the reader's bonus: after it,
+            # that confidence holds ``a_best`` too and the fit weighs the reader twice
+            **self.shared_signals(question, hand_scored(list(ranked))),
         }
 
     def confidence(self, question: str, ranked: Sequence[Scored]) -> float:
