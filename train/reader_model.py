@@ -56,6 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answer_model import _echo, _near_miss, base_model_dir  # noqa: E402
+from export_embedder import fuse, quantize  # noqa: E402
 
 from articleqa.text import coverage, sentence_spans, terms  # noqa: E402
 
@@ -433,10 +434,7 @@ def export(model, tok, base: Path, out: Path) -> None:
     fp32 file on held-out windows (`train/reader_eval.py`, 2026-12-06), per-tensor int8 of the
     plain graph moved the answerability by 0.08 on average (up to 0.90) and cost 4.6-5.0 points
     of span exact match; this moves it by 0.03 and costs 2.3-4.4 points."""
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
 
     eager = Reader.build(base, attention="eager")
     eager.load_state_dict(model.state_dict())
@@ -450,19 +448,15 @@ def export(model, tok, base: Path, out: Path) -> None:
                       "end_logits": {0: "batch", 1: "seq"}, "answerable": {0: "batch"}},
         opset_version=17, dynamo=False,
     )  # fmt: skip
-    hidden = eager.encoder.config.hidden_size
-    opt = optimizer.optimize_model(
-        str(out / "reader.onnx"), model_type="bert", num_heads=eager.encoder.config.num_attention_heads,
-        hidden_size=hidden, opt_level=1,
-    )  # fmt: skip
-    fused = opt.get_fused_operator_statistics()
-    assert fused["Attention"] == eager.encoder.config.num_hidden_layers, fused
-    opt.save_model_to_file(str(out / "reader-opt.onnx"))
-    # The fused ops are from the com.microsoft domain: shape inference can't type their outputs.
-    quantize_dynamic(
-        str(out / "reader-opt.onnx"), str(out / "reader-int8.onnx"), weight_type=QuantType.QInt8,
-        per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )  # fmt: skip
+    cfg = eager.encoder.config
+    fuse(
+        out / "reader.onnx",
+        out / "reader-opt.onnx",
+        cfg.num_attention_heads,
+        cfg.hidden_size,
+        cfg.num_hidden_layers,
+    )
+    quantize(out / "reader-opt.onnx", out / "reader-int8.onnx")
 
 
 def export_checkpoint(args: argparse.Namespace) -> None:
