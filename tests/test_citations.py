@@ -346,3 +346,30 @@ def test_an_instruction_that_carries_its_own_reply_governs_only_itself():
     h = Hit(Chunk("r#0", "r", 0, 0, len(body), body), title="Rules", source="Test")
     out = validate("The fine is 200 euros [1].", [h])
     assert not out.abstained and out.notes == []
+
+
+def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere(embedder):
+    """A claim backed by one sentence may state the year another gives, the demonym of a place
+    the passage names, or the month of a date written in numbers (WiCE's supported claims the
+    check refused); a number or name the passage never gives still sinks it."""
+    text = (
+        "Updated 2024-11-02. The 2024 season was the busiest the organisers in Canada had seen. "
+        "The Harbour Lights festival drew 40,000 visitors over three nights."
+    )
+    ARTICLES["festival"] = text
+    hits = [_dated_hit("festival", 0, text, "Test", "")]
+    for ok in [
+        "The Harbour Lights festival drew 40,000 visitors in 2024 [1].",
+        "The Canadian Harbour Lights festival drew 40,000 visitors [1].",
+        "The Harbour Lights festival drew 40,000 visitors, the organisers said in November [1].",
+    ]:
+        out = validate(ok, hits, embedder=embedder)
+        assert_valid(out, hits)
+        assert not out.abstained, ok
+    for bad in [
+        "The Harbour Lights festival drew 40,000 visitors in 2023 [1].",
+        "The Harbour Lights festival drew 50,000 visitors [1].",
+        "The Norwegian Harbour Lights festival drew 40,000 visitors [1].",
+        "The Harbour Lights festival drew 40,000 visitors, the organisers said in October [1].",
+    ]:
+        assert validate(bad, hits, embedder=embedder).abstained, bad
