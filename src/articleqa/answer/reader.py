@@ -1,8 +1,9 @@
 """The trained models that judge answers, at run time (int8 ONNX, onnxruntime; no torch):
 
-- `SpanReader`, the reader (``evidence = "reader"``, the default): MiniLM-L6 that reads a
-  question with a window of a passage and gives the answer span in it and the probability
-  that the window answers at all (trained by ``train/reader_model.py``);
+- `SpanReader`, the reader (``evidence = "reader"``, and the short answer with any
+  evidence): MiniLM-L6 that reads a question with a window of a passage and gives the answer
+  span in it and the probability that the window answers at all (trained by
+  ``train/reader_model.py``);
 - `AnswerModel` (``evidence = "model"``): a MiniLM-L6 cross-encoder giving the probability
   that one sentence answers a question (``train/answer_model.py``).
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.embeddings import TOKENIZER_PATH, onnx_session
+from ..index.embeddings import QUERY_SPIN, TOKENIZER_PATH, onnx_session
 from ..resources import data
 
 MODEL_FILE = "answer-minilm-l6-int8.onnx"
@@ -40,7 +41,7 @@ def _load(path: Path, what: str, threads: int, max_len: int, strategy: str = "lo
     tok = Tokenizer.from_file(str(TOKENIZER_PATH))
     tok.enable_truncation(max_len, strategy=strategy)
     tok.no_padding()
-    return onnx_session(path, threads), tok
+    return onnx_session(path, threads, spin=QUERY_SPIN), tok
 
 
 def _feeds(part) -> dict[str, np.ndarray]:
