@@ -33,6 +33,7 @@ RUNS = {
     "styles_echo": (HERE / "styles_echo.jsonl", HERE / "echo_corpus.jsonl", {}),
     "news_dated": (HERE / "news_dated.jsonl", HERE / "news_dated_corpus.jsonl", {}),
     "news_reader": (HERE / "news_reader.jsonl", HERE / "news_reader_corpus.jsonl", {}),
+    "news_paraphrase": (HERE / "news_paraphrase.jsonl", HERE / "news_paraphrase_corpus.jsonl", {}),
 }
 DATED = {
     "latest",
@@ -48,7 +49,7 @@ DATED = {
 STYLES = {
     "SQuAD-like": [("squad", "*"), ("news_reader", "squad_like")],
     "paraphrased": [("qed_dev", "*"), ("styles_sample", "paraphrased"), ("news_reader", "paraphrased"),
-                    ("news_dated", "paraphrased")],
+                    ("news_dated", "paraphrased"), ("news_paraphrase", "*")],
     "long multi-clause": [("styles_sample", "long_multiclause"), ("news_reader", "long_multiclause"),
                           ("news_dated", "long_multiclause")],
     "irrelevant-only": [("styles_echo", "irrelevant"), ("news_reader", "irrelevant")],

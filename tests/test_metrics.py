@@ -260,6 +260,7 @@ def test_auc_counts_how_often_answerable_items_outscore_unanswerable_ones():
         ("eval/datasets/styles_sample.jsonl", ["examples/articles"]),
         ("eval/datasets/styles_echo.jsonl", ["eval/datasets/echo_corpus.jsonl"]),
         ("eval/datasets/news_dated.jsonl", ["eval/datasets/news_dated_corpus.jsonl"]),
+        ("eval/datasets/news_paraphrase.jsonl", ["eval/datasets/news_paraphrase_corpus.jsonl"]),
         ("train/data/news_train_questions.jsonl", ["train/data/news_train_corpus.jsonl"]),
         ("train/data/news_calib_questions.jsonl", ["train/data/news_calib_corpus.jsonl"]),
         ("train/data/news_timedev_questions.jsonl", ["train/data/news_timedev_corpus.jsonl"]),
