@@ -354,7 +354,7 @@ def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere
     check refused); a number or name the passage never gives still sinks it."""
     text = (
         "Updated 2024-11-02. The 2024 season was the busiest the organisers in Canada had seen. "
-        "The Harbour Lights festival drew 40,000 visitors over three nights."
+        "The Harbour Lights festival drew 40,000 visitors over three nights, said its director, Julie Marsh."
     )
     ARTICLES["festival"] = text
     hits = [_dated_hit("festival", 0, text, "Test", "")]
@@ -370,6 +370,7 @@ def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere
         "The Harbour Lights festival drew 40,000 visitors in 2023 [1].",
         "The Harbour Lights festival drew 50,000 visitors [1].",
         "The Norwegian Harbour Lights festival drew 40,000 visitors [1].",
+        "The Harbour Lights festival drew 40,000 visitors, said its director, Julian Marsh [1].",
         "The Harbour Lights festival drew 40,000 visitors, the organisers said in October [1].",
     ]:
         assert validate(bad, hits, embedder=embedder).abstained, bad

@@ -663,8 +663,9 @@ def _named_in(name: str, given: set[str]) -> bool:
     if name in given or len(name) <= 1:
         return True
     for g in given:
-        base = g[:-1] if g[-1] in "aeiouy" else g
-        if len(g) >= 4 and name.startswith(base) and name[len(base) :] in _DEMONYM_ENDINGS:
+        vowel = g[-1] in "aeiouy"  # "canada" -> "canad" + "ian"; a stem this short is a first name
+        base = g[:-1] if vowel else g  # ("juli" of "Julie" doesn't give "Julian")
+        if len(g) >= 4 + vowel and name.startswith(base) and name[len(base) :] in _DEMONYM_ENDINGS:
             return True
     return False
 
