@@ -648,7 +648,7 @@ _ISO_DATE = re.compile(r"\b(?:19|20)\d\d-(0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])
 def _numeric_months(sentence: str) -> set[str]:
     """The (stemmed) month names of the ISO dates ``sentence`` gives: a claim's "November"
     is given by "2018-11-10"."""
-    return {term(MONTH_NAMES[int(m.group(1)) - 1]) or "" for m in _ISO_DATE.finditer(sentence)}
+    return {t for m in _ISO_DATE.finditer(sentence) if (t := term(MONTH_NAMES[int(m.group(1)) - 1]))}
 
 
 # English demonym endings (not measured: the usual ones). With the numeric dates' months, they
@@ -663,8 +663,10 @@ def _named_in(name: str, given: set[str]) -> bool:
     if name in given or len(name) <= 1:
         return True
     for g in given:
-        vowel = g[-1] in "aeiouy"  # "canada" -> "canad" + "ian"; a stem this short is a first name
-        base = g[:-1] if vowel else g  # ("juli" of "Julie" doesn't give "Julian")
+        # "canada" -> "canad" + "ian"; a shorter stem that drops its vowel is more likely a first
+        # name ("juli" of "Julie" doesn't give "Julian")
+        vowel = g[-1:] in ("a", "e", "i", "o", "u", "y")
+        base = g[:-1] if vowel else g
         if len(g) >= 4 + vowel and name.startswith(base) and name[len(base) :] in _DEMONYM_ENDINGS:
             return True
     return False
