@@ -246,13 +246,13 @@ def test_list_on_a_terminal_is_a_table_titled_in_the_singular_for_one(monkeypatc
 
 
 def test_ask_leads_with_the_short_answer_in_bold_and_json_gives_its_offsets(samples_dir):
-    q = "Which storm did Japan express sympathy about?"
+    q = "Which typhoon recently caused damage in Vietnam?"
     r = run("ask", q, data_dir=samples_dir, COLUMNS="200")
     assert r.returncode == 0, r.stderr
-    assert "Typhoon Yagi — “" in r.stdout and "**" not in r.stdout
+    assert "Yagi — “" in r.stdout and "**" not in r.stdout
     d = json.loads(run("ask", q, "--json", data_dir=samples_dir).stdout)
     sa = d["short_answer"]
-    assert sa["text"] == "Typhoon Yagi" and sa["article_id"] == VOV_ID
+    assert sa["text"] == "Yagi" and sa["article_id"] == VOV_ID
     c = d["citations"][sa["citation"] - 1]
-    assert c["start"] <= sa["start"] < sa["end"] <= c["end"]
-    assert c["text"][sa["start"] - c["start"] : sa["end"] - c["start"]] == "Typhoon Yagi"
+    assert c["start"] <= sa["start"] < sa["end"] <= c["end"] and "sympathy" in c["text"]
+    assert c["text"][sa["start"] - c["start"] : sa["end"] - c["start"]] == "Yagi"

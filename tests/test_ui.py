@@ -141,15 +141,15 @@ def test_twenty_concurrent_chats_are_all_answered(client):
 
 # ---- the browser -----------------------------------------------------------------------
 def test_browser_shows_the_short_answer_inside_its_cited_sentence(page):
-    ask(page, "Which storm did Japan express sympathy about?")
+    ask(page, "Which typhoon recently caused damage in Vietnam?")
     bubble = page.locator(".aq-convo .turn").last.locator(".bubble.answer strong.short-answer")
-    assert bubble.inner_text() == "Typhoon Yagi"
+    assert bubble.inner_text() == "Yagi"
     # In its source card, the short answer is marked inside the highlighted sentence.
     marks = page.locator("#aq-sources .src blockquote.ctx mark", has=page.locator("strong.short-answer"))
     texts = [
         (marks.nth(k).inner_text(), marks.nth(k).locator("strong").inner_text()) for k in range(marks.count())
     ]
-    assert any("sympathy" in sentence and short == "Typhoon Yagi" for sentence, short in texts), texts
+    assert any("sympathy" in sentence and short == "Yagi" for sentence, short in texts), texts
 
 
 def test_browser_answer_with_highlighted_clickable_source(page):

@@ -140,11 +140,14 @@ class Config(BaseSettings):
     # The reader's ("reader"; evidence.ReaderEvidence): eval/calibrate.py --fit --evidence reader.
     reader_abstain_threshold: float = Field(0.48, ge=0.0, le=1.0)
     # A short answer (the reader's span, at most extractive.SHORT_MAX_WORDS words) leads the
-    # answer when the reader's answerability of its window is at least this. On the news
-    # calibration set 0.5 / 0.8 / 0.9 show one on 0.81 / 0.75 / 0.67 of the answerable
-    # questions, exactly right 0.73 / 0.78 / 0.79 of the time (SQuAD calibration splits: 0.52 /
-    # 0.54 / 0.55); docs/evaluation.md.
+    # answer when the reader's answerability of its window is at least this threshold and the
+    # span's margin over "no answer" (its start + end logit minus [CLS]'s) at least this
+    # margin. How sure the window answers hardly says whether the span is exact (SQuAD
+    # calibration splits: exactly right 0.55 at answerability 0.5, 0.57 at 0.9); the span's
+    # margin does: eval/calibrate.py --fit --evidence reader picks the highest margin that
+    # still shows one on 0.65 of the answered SQuAD questions (docs/evaluation.md).
     short_answer_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    short_answer_margin: float = Field(5.5, description="the span's logit margin over no answer")
     short_answers: bool = Field(True, description="Lead with the reader's short answer when it is sure.")
     # The middle band: a confidence this far under the threshold shows the closest passage,
     # cited and marked as uncertain, instead of a bare abstention (still an abstention).

@@ -11,6 +11,7 @@ Ledger and the Wire differ ..."), it quotes each one's best sentence.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from ..config import Config
@@ -119,7 +120,7 @@ class ExtractiveAnswerer:
             if self._reader is None:
                 self._reader = ReaderEvidence(self.store)
             self._reader.read(question, [best])
-        return short_answer(best, citations, self.cfg.short_answer_threshold)
+        return short_answer(best, citations, self.cfg.short_answer_threshold, self.cfg.short_answer_margin)
 
     def ranked(self, question: str, retrieved: Retrieved, history: list[dict] | None = None) -> list[Scored]:
         """The candidate sentences in the order the answer takes them (its confidence judges
@@ -204,10 +205,14 @@ class ExtractiveAnswerer:
         return f"{verb} {', '.join(refs[:-1])} and {refs[-1]}."
 
 
-def short_answer(best: Scored, citations: list[Citation], threshold: float) -> ShortAnswer | None:
-    """The reader's span in the best sentence, when it is sure enough of it (``threshold``:
-    ``Config.short_answer_threshold``) and the span is not the whole sentence."""
-    if best.span is None or (best.read or 0.0) < threshold:
+def short_answer(
+    best: Scored, citations: list[Citation], threshold: float, margin: float = -math.inf
+) -> ShortAnswer | None:
+    """The reader's span in the best sentence, when it is sure enough of it (its window's
+    answerability at least ``threshold``, the span's margin over "no answer" at least
+    ``margin``: `Config.short_answer_threshold` and `Config.short_answer_margin`) and the
+    span is not the whole sentence."""
+    if best.span is None or (best.read or 0.0) < threshold or best.margin < margin:
         return None
     c = next((c for c in citations if c.start <= best.span[0] and best.span[1] <= c.end), None)
     if c is None:
