@@ -374,3 +374,30 @@ def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere
         "The Harbour Lights festival drew 40,000 visitors, the organisers said in October [1].",
     ]:
         assert validate(bad, hits, embedder=embedder).abstained, bad
+
+
+def test_a_passage_gives_a_name_in_its_short_forms(embedder):
+    """An abbreviated month, a country's initials, a hyphenated compound and a demonym give
+    the claim's full name (WiCE's supported claims the check refused); another month,
+    country or compound still sinks it."""
+    text = (
+        "On Aug. 10 the Ibero-American youth orchestra played in Lisbon, its first tour outside "
+        "the U.S., said the Canadian conductor, Marie Roy."
+    )
+    ARTICLES["tour"] = text
+    hits = [_dated_hit("tour", 0, text, "Test", "")]
+    for ok in [
+        "The Ibero-American youth orchestra played in Lisbon on August 10 [1].",
+        "The Iberoamerican youth orchestra played in Lisbon, its first tour outside the United States [1].",
+        "The conductor of the youth orchestra that played in Lisbon, Marie Roy, is from Canada [1].",
+    ]:
+        out = validate(ok, hits, embedder=embedder)
+        assert_valid(out, hits)
+        assert not out.abstained, ok
+    for bad in [
+        "The Ibero-American youth orchestra played in Lisbon on September 10 [1].",
+        "The Ibero-American youth orchestra played in Lisbon, its first tour outside the United Kingdom [1].",
+        "The Afro-American youth orchestra played in Lisbon on August 10 [1].",
+        "The conductor of the youth orchestra that played in Lisbon, Marie Roy, is from Norway [1].",
+    ]:
+        assert validate(bad, hits, embedder=embedder).abstained, bad
