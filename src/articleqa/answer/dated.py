@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..periods import asks_latest_on_story, day, mentioned_dates
 from ..query import time_form
-from ..retrieve import ANCHOR_RATIO
+from ..retrieve import ANCHOR_RATIO, topicality
 from ..text import coverage, figure_units, numbers, terms
 from ..types import Anchor, Answer, Hit, Query, Retrieved, Sighting
 from .base import abstention, cite
@@ -292,7 +292,7 @@ class DatedAnswers:
             own = [h for h in retrieved.candidates() if h.source == outlet and h.published_at]
             if not own:
                 return None
-            top = max(own, key=lambda h: h.rerank_score or 0.0).chunk.article_id
+            top = max(own, key=topicality).chunk.article_id
             best = next((s for s in scored if s.hit.chunk.article_id == top), None)
             if best is None or not best.hit.published_at:
                 return None
@@ -303,7 +303,7 @@ class DatedAnswers:
 def reports(scored: list[Scored], retrieved: Retrieved, ratio: float) -> list[Scored]:
     """One sentence per dated report on the question's story: its best sentence, when that
     scores at least ``ratio`` of the best sentence's score and the report's best passage
-    ranks at least ``TOPIC_RATIO`` of the best passage's rerank score (a report on the story
+    ranks at least ``TOPIC_RATIO`` of the best passage's `topicality` (a report on the story
     can say "takeover" where the question says "bid": the whole passage tells)."""
     top, best_passage = _best_passages(retrieved)
     out: dict[str, Scored] = {}
@@ -318,8 +318,8 @@ def reports(scored: list[Scored], retrieved: Retrieved, ratio: float) -> list[Sc
 def figures(scored: list[Scored], retrieved: Retrieved) -> list[Scored]:
     """Per dated report on the story, oldest first, its best sentence giving a figure (no date)
     of what the best such sentence counts (`figure_units`: "million pounds"), when that
-    answers at least ``TIMELINE_RATIO`` as well and the report's best passage reranks at least
-    ``CHANGE_TOPIC_RATIO`` of the best passage's."""
+    answers at least ``TIMELINE_RATIO`` as well and the report's best passage's `topicality` is
+    at least ``CHANGE_TOPIC_RATIO`` of the best passage's."""
     figured = [s for s in scored if numbers(s.text, dates=False)]
     if not figured:
         return []
@@ -337,10 +337,10 @@ def figures(scored: list[Scored], retrieved: Retrieved) -> list[Scored]:
 
 
 def _best_passages(retrieved: Retrieved) -> tuple[dict[str, float], float]:
-    """Each article's best passage rerank score among the candidates, and the best of all."""
+    """Each article's best passage `topicality` among the candidates, and the best of all."""
     top: dict[str, float] = {}
     for h in retrieved.candidates():
-        top[h.chunk.article_id] = max(top.get(h.chunk.article_id, 0.0), h.rerank_score or 0.0)
+        top[h.chunk.article_id] = max(top.get(h.chunk.article_id, 0.0), topicality(h))
     return top, max(top.values(), default=0.0)
 
 
