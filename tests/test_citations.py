@@ -348,6 +348,19 @@ def test_an_instruction_that_carries_its_own_reply_governs_only_itself():
     assert not out.abstained and out.notes == []
 
 
+def _backs(embedder, key: str, text: str, ok: list[str], bad: list[str]) -> None:
+    """Over one passage (article ``key``), every claim of ``ok`` is kept with a valid
+    citation and every claim of ``bad`` is dropped."""
+    ARTICLES[key] = text
+    hits = [_dated_hit(key, 0, text, "Test", "")]
+    for claim in ok:
+        out = validate(claim, hits, embedder=embedder)
+        assert_valid(out, hits)
+        assert not out.abstained, claim
+    for claim in bad:
+        assert validate(claim, hits, embedder=embedder).abstained, claim
+
+
 def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere(embedder):
     """A claim backed by one sentence may state the year another gives, the demonym of a place
     the passage names, or the month of a date written in numbers (WiCE's supported claims the
@@ -356,24 +369,19 @@ def test_a_claim_may_join_a_fact_with_a_year_or_name_its_passage_gives_elsewhere
         "Updated 2024-11-02. The 2024 season was the busiest the organisers in Canada had seen. "
         "The Harbour Lights festival drew 40,000 visitors over three nights, said its director, Julie Marsh."
     )
-    ARTICLES["festival"] = text
-    hits = [_dated_hit("festival", 0, text, "Test", "")]
-    for ok in [
+    ok = [
         "The Harbour Lights festival drew 40,000 visitors in 2024 [1].",
         "The Canadian Harbour Lights festival drew 40,000 visitors [1].",
         "The Harbour Lights festival drew 40,000 visitors, the organisers said in November [1].",
-    ]:
-        out = validate(ok, hits, embedder=embedder)
-        assert_valid(out, hits)
-        assert not out.abstained, ok
-    for bad in [
+    ]
+    bad = [
         "The Harbour Lights festival drew 40,000 visitors in 2023 [1].",
         "The Harbour Lights festival drew 50,000 visitors [1].",
         "The Norwegian Harbour Lights festival drew 40,000 visitors [1].",
         "The Harbour Lights festival drew 40,000 visitors, said its director, Julian Marsh [1].",
         "The Harbour Lights festival drew 40,000 visitors, the organisers said in October [1].",
-    ]:
-        assert validate(bad, hits, embedder=embedder).abstained, bad
+    ]
+    _backs(embedder, "festival", text, ok, bad)
 
 
 def test_a_passage_gives_a_name_in_its_short_forms(embedder):
@@ -384,20 +392,15 @@ def test_a_passage_gives_a_name_in_its_short_forms(embedder):
         "On Aug. 10 the Ibero-American youth orchestra played in Lisbon, its first tour outside "
         "the U.S., said the Canadian conductor, Marie Roy."
     )
-    ARTICLES["tour"] = text
-    hits = [_dated_hit("tour", 0, text, "Test", "")]
-    for ok in [
+    ok = [
         "The Ibero-American youth orchestra played in Lisbon on August 10 [1].",
         "The Iberoamerican youth orchestra played in Lisbon, its first tour outside the United States [1].",
         "The conductor of the youth orchestra that played in Lisbon, Marie Roy, is from Canada [1].",
-    ]:
-        out = validate(ok, hits, embedder=embedder)
-        assert_valid(out, hits)
-        assert not out.abstained, ok
-    for bad in [
+    ]
+    bad = [
         "The Ibero-American youth orchestra played in Lisbon on September 10 [1].",
         "The Ibero-American youth orchestra played in Lisbon, its first tour outside the United Kingdom [1].",
         "The Afro-American youth orchestra played in Lisbon on August 10 [1].",
         "The conductor of the youth orchestra that played in Lisbon, Marie Roy, is from Norway [1].",
-    ]:
-        assert validate(bad, hits, embedder=embedder).abstained, bad
+    ]
+    _backs(embedder, "tour", text, ok, bad)
