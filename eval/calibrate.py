@@ -228,17 +228,26 @@ def short_margin(rows: list[dict], stack: dict[str, float], features: list[str],
     def conf(r: dict) -> float:
         return 1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in features))))
 
-    def rates(group: str, m: float) -> tuple[float, float | None]:
-        answered = [r for r in rows if (r["group"] == "squad") == (group == "squad") and r["answerable"]
-                    and conf(r) >= threshold]  # fmt: skip
-        shown = [r for r in answered if r.get("short") and r["read"] >= least and r["span_margin"] >= m]
-        exact = [normalize(r["short"]) in {normalize(a) for a in r["answers"]} for r in shown]
-        return len(shown) / max(1, len(answered)), (sum(exact) / len(exact) if exact else None)
+    answered = {
+        g: [
+            r
+            for r in rows
+            if (r["group"] == "squad") == (g == "squad") and r["answerable"] and conf(r) >= threshold
+        ]
+        for g in ("squad", "news")
+    }
 
-    grid = [i / 2 for i in range(-4, 25)]
-    ok = [m for m in grid if rates("squad", m)[0] >= SHORT_SHOWN]
-    precise = [m for m in ok if (rates("squad", m)[1] or 0.0) >= SHORT_PRECISION]
-    m = min(precise) if precise else max(ok, default=grid[0])
+    def rates(group: str, m: float) -> tuple[float, float | None]:
+        shown = [
+            r for r in answered[group] if r.get("short") and r["read"] >= least and r["span_margin"] >= m
+        ]
+        exact = [normalize(r["short"]) in {normalize(a) for a in r["answers"]} for r in shown]
+        return len(shown) / max(1, len(answered[group])), (sum(exact) / len(exact) if exact else None)
+
+    squad = {m: rates("squad", m) for m in [i / 2 for i in range(-4, 25)]}
+    ok = [m for m, (shown, _) in squad.items() if shown >= SHORT_SHOWN]
+    precise = [m for m in ok if (squad[m][1] or 0.0) >= SHORT_PRECISION]
+    m = min(precise) if precise else max(ok, default=min(squad))
     return m, {g: rates(g, m) for g in ("squad", "news")}
 
 
