@@ -316,6 +316,8 @@ def windows(args: argparse.Namespace, rng: random.Random) -> list[Window]:
     return data
 
 
+# A question's kind for a swap: its wh-phrase. Finer than `articleqa.text.answer_type`,
+# which gives most "what"/"which" questions no kind at all.
 _WH = re.compile(r"\b(how (?:many|much|long|old|far|big)|when|where|whom?|whose|which|what|why|how)\b")
 
 
