@@ -187,13 +187,20 @@ def fit(rows: list[dict], features: list[str]) -> tuple[dict[str, float], float,
     return stack, best, rates(best)
 
 
+def _confidence(stack: dict[str, float], features: list[str], row: dict) -> float:
+    """The answerer's confidence for a recorded row under ``stack`` (`evidence.stacked`)."""
+    from articleqa.answer.evidence import stacked
+
+    return stacked(stack, {f: row[f] for f in features})
+
+
 def gate_threshold(
     rows: list[dict], stack: dict[str, float], features: list[str], most: float = GATE_FALSE_RATE
 ) -> tuple[float, dict]:
     """The highest threshold at which at most ``most`` of the answerable questions of every
     group would be abstained before an LLM sees them; its per-group rates."""
     groups = sorted({r["group"] for r in rows})
-    conf = [1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in features)))) for r in rows]
+    conf = [_confidence(stack, features, r) for r in rows]
 
     def rates(t: float) -> dict[str, tuple[float | None, float | None]]:
         out = {}
@@ -225,14 +232,13 @@ def short_margin(rows: list[dict], stack: dict[str, float], features: list[str],
 
     least = Config().short_answer_threshold
 
-    def conf(r: dict) -> float:
-        return 1.0 / (1.0 + np.exp(-(stack["bias"] + sum(stack[f] * r[f] for f in features))))
-
     answered = {
         g: [
             r
             for r in rows
-            if (r["group"] == "squad") == (g == "squad") and r["answerable"] and conf(r) >= threshold
+            if (r["group"] == "squad") == (g == "squad")
+            and r["answerable"]
+            and _confidence(stack, features, r) >= threshold
         ]
         for g in ("squad", "news")
     }
