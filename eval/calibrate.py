@@ -19,6 +19,9 @@ shown on 65% of the answered SQuAD questions (or the lowest that makes 75% of th
 right, if one does).
 
     python eval/calibrate.py --fit --seeds 101 102 103 --limit 300 --holdout 4
+
+With ``--select``, it first ranks every subset of the recorded signals by their
+out-of-fold AUC in each group (which signals are worth weighing; docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ FEATURES = {
     "model": ["p_best", "p_max", "overlap", "unseen", "long", "p_max*long"],
     "reader": ["a_best", "a_max", "margin", "overlap", "unseen", "long"],
 }
+# ``--select``: out-of-fold AUC of every subset of them (docs/evaluation.md, "Which signals").
+SELECT_FOLDS, SELECT_REPEATS = 5, 5
 STACK_NAME = {
     "model": ("STACK", "model_abstain_threshold"),
     "reader": ("READER_STACK", "reader_abstain_threshold"),
@@ -187,6 +192,39 @@ def fit(rows: list[dict], features: list[str]) -> tuple[dict[str, float], float,
     return stack, best, rates(best)
 
 
+def select(
+    rows: list[dict], recorded: list[str], seed: int = 0
+) -> list[tuple[tuple[str, ...], dict[str, float]]]:
+    """Every subset of the recorded signals with its AUC (answerable vs not) in each group,
+    out of fold: fitted as `fit` fits (groups weighing the same) on the other folds of
+    ``SELECT_FOLDS``, the mean over ``SELECT_REPEATS`` random splits. Best mean first."""
+    from itertools import combinations
+
+    from articleqa.evaluation.metrics import auc
+
+    groups = sorted({r["group"] for r in rows})
+    size = {g: sum(r["group"] == g for r in rows) for g in groups}
+    y = np.array([float(r["answerable"]) for r in rows])
+    w = np.array([len(rows) / (len(groups) * size[r["group"]]) for r in rows])
+    rng = np.random.default_rng(seed)
+    splits = [rng.integers(0, SELECT_FOLDS, len(rows)) for _ in range(SELECT_REPEATS)]
+    out = []
+    for k in range(1, len(recorded) + 1):
+        for subset in combinations(recorded, k):
+            x = np.array([[r[f] for f in subset] for r in rows])
+            per = {g: [] for g in groups}
+            for fold in splits:
+                z = np.zeros(len(rows))
+                for f in range(SELECT_FOLDS):
+                    beta = logistic(x[fold != f], y[fold != f], w[fold != f])
+                    z[fold == f] = beta[0] + x[fold == f] @ beta[1:]
+                for g in groups:
+                    idx = [i for i, r in enumerate(rows) if r["group"] == g]
+                    per[g].append(auc(list(z[idx]), [rows[i]["answerable"] for i in idx]))
+            out.append((subset, {g: float(np.mean(v)) for g, v in per.items()}))
+    return sorted(out, key=lambda t: -np.mean(list(t[1].values())))
+
+
 def _confidence(stack: dict[str, float], features: list[str], row: dict) -> float:
     """The answerer's confidence for a recorded row under ``stack`` (`evidence.stacked`)."""
     from articleqa.answer.evidence import stacked
@@ -273,6 +311,11 @@ def main() -> None:
     ap.add_argument(
         "--rows", type=Path, help="with --fit: save (or reuse, if it exists) the recorded signals here"
     )
+    ap.add_argument(
+        "--select",
+        action="store_true",
+        help="with --fit: rank every subset of the recorded signals by out-of-fold AUC per group",
+    )
     args = ap.parse_args()
     if args.fit:
         evidence = "model" if args.evidence == "overlap" else args.evidence
@@ -283,6 +326,17 @@ def main() -> None:
             rows = fit_rows(args.seeds, args.limit, args.holdout, evidence)
             if args.rows:
                 args.rows.write_text(json.dumps(rows))
+        if args.select:
+            ranked = select(rows, features)
+            full = dict(ranked)[tuple(features)]
+            print("out-of-fold AUC per group (* = at least the full set's in every group)")
+            print(f"{'':5s} {'signals':40s} " + " ".join(f"{g[:8]:>8s}" for g in full))
+            for subset, per in ranked[:12] + [(tuple(features), full)]:
+                mark = "*" if all(per[g] >= full[g] for g in full) else " "
+                mean = np.mean(list(per.values()))
+                print(
+                    f"{mean:.3f}{mark} {','.join(subset):40s} " + " ".join(f"{v:8.2f}" for v in per.values())
+                )
         stack, threshold, per_group = fit(rows, features)
         stack_name, threshold_name = STACK_NAME[evidence]
         print(f"{stack_name} = {stack}\n{threshold_name} = {threshold:.2f}")
