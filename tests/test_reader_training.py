@@ -9,7 +9,9 @@ from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "train"))
 
-from reader_model import Window, question_swaps  # noqa: E402
+import numpy as np  # noqa: E402
+import reader_model  # noqa: E402
+from reader_model import Window, question_swaps, reworded  # noqa: E402
 
 
 def _pos(q: str, text: str, answer: str, doc: str) -> Window:
@@ -37,3 +39,40 @@ def test_a_question_swap_asks_another_question_of_the_document_over_the_same_win
     assert by_text[also.text].question in {staff.question, planes.question}
     assert other.text not in by_text and undocumented.text not in by_text
     assert question_swaps(data, 0.0, random.Random(0)) == []
+
+
+def _embed(words: list[str]) -> np.ndarray:
+    """Word vectors: "rain" and "hurricane" near "storm", "condolences" near "sympathy", the
+    rest apart."""
+    near = {"storm": [1.0, 0.0, 0.0], "hurricane": [0.8, 0.6, 0.0], "sympathy": [0.0, 0.0, 1.0],
+            "condolences": [0.0, 0.3, 0.954], "rain": [0.9, 0.0, 0.436]}  # fmt: skip
+    out = []
+    for w in words:
+        v = np.zeros(64)
+        if w in near:
+            v[:3] = near[w]
+        else:
+            v[3 + sum(map(ord, w)) % 61] = 1.0
+        out.append(v / np.linalg.norm(v))
+    return np.array(out)
+
+
+def test_a_reworded_question_says_the_windows_words_in_others_whatever_its_label(monkeypatch):
+    monkeypatch.setattr(reader_model, "REWORD_MIN_COUNT", 1)
+    text = "Japan extended its sympathy after the storm and rain hit Vietnam."
+    asked = _pos("Which storm did Japan express sympathy about?", text, "Vietnam", "a")
+    refused = Window("Which storm did Japan express sympathy about?", text, -1, -1, "squad_swap", "a")
+    lower = _pos("which storm hit?", text, "Vietnam", "a")  # a search query: its names hide
+    elsewhere = Window(
+        "When did the Hurricane pass?", "The hurricane passed. Condolences were sent.", -1, -1, "qed"
+    )
+    out = reworded([asked, refused, lower, elsewhere], 1.0, random.Random(0), embed=_embed)
+    for old, new in zip([asked, refused], out[:2], strict=True):
+        assert new.question != old.question and new.kind == old.kind + "_reworded"
+        assert (new.text, new.start, new.end) == (old.text, old.start, old.end)  # the label stays
+        swapped = set(new.question.lower().rstrip("?").split()) - set(
+            old.question.lower().rstrip("?").split()
+        )
+        assert swapped and swapped <= {"hurricane", "condolences"}  # near words the window lacks: not "rain"
+    assert out[2] == lower
+    assert reworded([asked], 0.0, random.Random(0), embed=_embed) == [asked]

@@ -28,6 +28,8 @@ written news sets in ``train/data``:
   unanswerable question the sentences sharing its words most (no answer);
 - with ``--swaps``: question swaps, answering windows of SQuAD, COVID-QA and the news sets
   asked another question of their document that they don't answer (no answer).
+- with ``--reword``: questions reworded, one or two words the window holds swapped for a
+  near neighbour it lacks (`reworded`; tried for a third reader and not shipped: model card).
 
 Seeded; checkpoints every ``--save-every`` steps and resumes from the last one; writes
 ``reader.onnx`` (fp32), ``reader-opt.onnx`` (fused), ``reader-int8.onnx`` (shipped) and
@@ -66,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer_model import _echo, _near_miss, base_model_dir  # noqa: E402
 from export_embedder import fuse, quantize  # noqa: E402
 
-from articleqa.text import coverage, sentence_spans, terms  # noqa: E402
+from articleqa.text import STOPWORDS, coverage, sentence_spans, terms  # noqa: E402
 
 MAX_LEN = 192  # word-pieces of question + window; the run-time reader uses the same
 WINDOW_CHARS = 600  # a window's length in characters (~130 word-pieces)
@@ -312,8 +314,75 @@ def windows(args: argparse.Namespace, rng: random.Random) -> list[Window]:
         data += news_windows(prefix, rng) * args.news_repeat
     if args.swaps:
         data += question_swaps(data, args.swaps, random.Random(args.seed + 1))
+    if args.reword:
+        data = reworded(data, args.reword, random.Random(args.seed + 2))
     rng.shuffle(data)
     return data
+
+
+# Rewording: a question word is swapped for a neighbour at least this close (cosine of the
+# embedder's vectors of the two words: "storm" -> hurricane 0.70, cyclone 0.68, winds 0.65).
+REWORD_COSINE = 0.65
+REWORD_MIN_COUNT = 4  # a neighbour must occur this often in the training windows
+_WORD = re.compile(r"\b[a-z]{3,}\b")
+
+
+def neighbours(words: list[str], vocab: list[str], embed, top: int = 3) -> dict[str, list[str]]:
+    """For each of ``words``, its ``top`` nearest words of ``vocab`` by the cosine of
+    ``embed``'s vectors (at least ``REWORD_COSINE``), leaving out forms of the same word (the
+    same first four letters: "storms" for "storm")."""
+    import numpy as np
+
+    vv = embed(vocab)
+    index = {w: i for i, w in enumerate(vocab)}
+    out: dict[str, list[str]] = {}
+    for lo in range(0, len(words), 1000):
+        part = words[lo : lo + 1000]
+        sims = vv[[index[w] for w in part]] @ vv.T
+        for w, row in zip(part, sims, strict=True):
+            near = [vocab[j] for j in np.argsort(-row)[: top + 20] if row[j] >= REWORD_COSINE]
+            out[w] = [n for n in near if n[:4] != w[:4]][:top]
+    return out
+
+
+def reworded(data: list[Window], share: float, rng: random.Random, embed=None) -> list[Window]:
+    """``data`` with ``share`` of the windows' questions reworded: one or two of the question's
+    words that the window holds (lower case, not stop words) swapped for a near neighbour
+    (`neighbours`) that the window doesn't hold. Answering and no-answer windows alike, so a
+    reworded question says nothing of the label: the reader must judge by meaning, as
+    paraphrased questions ask ("Which storm did Japan express sympathy about?" over "extended
+    his sympathy for the damage caused by Typhoon Yagi")."""
+    if embed is None:
+        from articleqa.index.embeddings import MiniLMEmbedder
+
+        embed = MiniLMEmbedder().embed
+    counts: dict[str, int] = {}
+    for w in data:
+        for x in _WORD.findall(w.text.lower()):
+            counts[x] = counts.get(x, 0) + 1
+    vocab = sorted(x for x, c in counts.items() if c >= REWORD_MIN_COUNT and x not in STOPWORDS)
+    known = set(vocab)
+    asked = sorted({x for w in data for x in _WORD.findall(w.question)} & known)
+    near = neighbours(asked, vocab, embed)
+    out = []
+    for w in data:
+        # A question in lower case throughout (QED's search queries) hides its names among its
+        # words ("who plays mowgli in the jungle book"): rewording "jungle" would ask of
+        # another title, so only questions that capitalise their names are reworded.
+        if rng.random() >= share or not re.search(r"\s[A-Z]", w.question):
+            out.append(w)
+            continue
+        low = w.text.lower()
+        held = [
+            x for x in dict.fromkeys(_WORD.findall(w.question)) if x in near and re.search(rf"\b{x}\b", low)
+        ]
+        q = w.question
+        for x in rng.sample(held, min(len(held), rng.choice((1, 2)))):
+            fresh = [n for n in near[x] if not re.search(rf"\b{n}\b", low)]
+            if fresh:
+                q = re.sub(rf"\b{x}\b", rng.choice(fresh), q)
+        out.append(replace(w, question=q, kind=w.kind + "_reworded") if q != w.question else w)
+    return out
 
 
 # A question's kind for a swap: its wh-phrase. Finer than `articleqa.text.answer_type`,
@@ -557,6 +626,12 @@ def main() -> None:
     p.add_argument("--dump", help="write the windows as JSONL here")
     p.add_argument("--swaps", type=float, default=0.0,
                    help="share of answering windows also given as a no-answer window with another question of their document")  # fmt: skip
+    p.add_argument(
+        "--reword",
+        type=float,
+        default=0.0,
+        help="share of the windows whose question gets near-synonyms for words the window holds",
+    )
     p.add_argument("--init", help="start from this checkpoint's weights (a trained reader's checkpoint.pt)")
     p.add_argument(
         "--bf16", action="store_true", help="bf16 autocast (1.4x faster on this CPU; weights stay fp32)"
