@@ -151,13 +151,21 @@ def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iters:
     return beta
 
 
+def _labels_and_weights(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's label (answerable) and weight: every group weighs the same in the fit."""
+    size: dict[str, int] = {}
+    for r in rows:
+        size[r["group"]] = size.get(r["group"], 0) + 1
+    y = np.array([float(r["answerable"]) for r in rows])
+    w = np.array([len(rows) / (len(size) * size[r["group"]]) for r in rows])
+    return y, w
+
+
 def fit(rows: list[dict], features: list[str]) -> tuple[dict[str, float], float, dict[str, dict]]:
     """STACK weights, the threshold with the best mean J over groups, and per-group rates there."""
     groups = sorted({r["group"] for r in rows})
-    size = {g: sum(r["group"] == g for r in rows) for g in groups}
     x = np.array([[r[f] for f in features] for r in rows])
-    y = np.array([float(r["answerable"]) for r in rows])
-    w = np.array([len(rows) / (len(groups) * size[r["group"]]) for r in rows])
+    y, w = _labels_and_weights(rows)
     beta = logistic(x, y, w)
     conf = 1.0 / (1.0 + np.exp(-(beta[0] + x @ beta[1:])))
 
@@ -203,9 +211,8 @@ def select(
     from articleqa.evaluation.metrics import auc
 
     groups = sorted({r["group"] for r in rows})
-    size = {g: sum(r["group"] == g for r in rows) for g in groups}
-    y = np.array([float(r["answerable"]) for r in rows])
-    w = np.array([len(rows) / (len(groups) * size[r["group"]]) for r in rows])
+    members = {g: [i for i, r in enumerate(rows) if r["group"] == g] for g in groups}
+    y, w = _labels_and_weights(rows)
     rng = np.random.default_rng(seed)
     splits = [rng.integers(0, SELECT_FOLDS, len(rows)) for _ in range(SELECT_REPEATS)]
     out = []
@@ -218,9 +225,8 @@ def select(
                 for f in range(SELECT_FOLDS):
                     beta = logistic(x[fold != f], y[fold != f], w[fold != f])
                     z[fold == f] = beta[0] + x[fold == f] @ beta[1:]
-                for g in groups:
-                    idx = [i for i, r in enumerate(rows) if r["group"] == g]
-                    per[g].append(auc(list(z[idx]), [rows[i]["answerable"] for i in idx]))
+                for g, idx in members.items():
+                    per[g].append(auc(list(z[idx]), list(y[idx] > 0)))
             out.append((subset, {g: float(np.mean(v)) for g, v in per.items()}))
     return sorted(out, key=lambda t: -np.mean(list(t[1].values())))
 

@@ -60,6 +60,7 @@ import random
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -356,10 +357,7 @@ def reworded(data: list[Window], share: float, rng: random.Random, embed=None) -
         from articleqa.index.embeddings import MiniLMEmbedder
 
         embed = MiniLMEmbedder().embed
-    counts: dict[str, int] = {}
-    for w in data:
-        for x in _WORD.findall(w.text.lower()):
-            counts[x] = counts.get(x, 0) + 1
+    counts = Counter(x for w in data for x in _WORD.findall(w.text.lower()))
     vocab = sorted(x for x, c in counts.items() if c >= REWORD_MIN_COUNT and x not in STOPWORDS)
     known = set(vocab)
     asked = sorted({x for w in data for x in _WORD.findall(w.question)} & known)
@@ -372,13 +370,11 @@ def reworded(data: list[Window], share: float, rng: random.Random, embed=None) -
         if rng.random() >= share or not re.search(r"\s[A-Z]", w.question):
             out.append(w)
             continue
-        low = w.text.lower()
-        held = [
-            x for x in dict.fromkeys(_WORD.findall(w.question)) if x in near and re.search(rf"\b{x}\b", low)
-        ]
+        own = set(_WORD.findall(w.text.lower()))
+        held = [x for x in dict.fromkeys(_WORD.findall(w.question)) if x in near and x in own]
         q = w.question
         for x in rng.sample(held, min(len(held), rng.choice((1, 2)))):
-            fresh = [n for n in near[x] if not re.search(rf"\b{n}\b", low)]
+            fresh = [n for n in near[x] if n not in own]
             if fresh:
                 q = re.sub(rf"\b{x}\b", rng.choice(fresh), q)
         out.append(replace(w, question=q, kind=w.kind + "_reworded") if q != w.question else w)
