@@ -238,6 +238,36 @@ def _confidence(stack: dict[str, float], features: list[str], row: dict) -> floa
     return stacked(stack, {f: row[f] for f in features})
 
 
+def _mean_j(rows: list[dict], conf: list[float], t: float) -> tuple[float, float]:
+    """Mean over groups of J (abstention recall − false abstention) and of false abstention, at ``t``."""
+    js, fas = [], []
+    for g in sorted({r["group"] for r in rows}):
+        ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
+        una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
+        fa = sum(c < t for c in ans) / len(ans) if ans else 0.0
+        js.append((sum(c < t for c in una) / len(una) if una else 0.0) - fa)
+        fas.append(fa)
+    return float(np.mean(js)), float(np.mean(fas))
+
+
+def hand_veto(
+    rows: list[dict], stack: dict[str, float], features: list[str], threshold: float
+) -> tuple[float, dict[float, tuple[float, float]]]:
+    """`evidence.READER_VETO`: the reader's answerability (``a_max``) under which the hand-tuned
+    score may not answer on its own (`evidence.with_hand_path`, at `Config.abstain_threshold`),
+    by the best mean J over groups; with (mean J, mean false abstention) at every veto tried
+    (1.01: the stacked confidence alone)."""
+    from articleqa.answer.evidence import with_hand_path
+
+    hand = Config().abstain_threshold
+    table = {}
+    for v in [i / 20 for i in range(20)] + [1.01]:
+        conf = [with_hand_path(_confidence(stack, features, r), r, hand, threshold, v) for r in rows]
+        table[v] = _mean_j(rows, conf, threshold)
+    best = max(table, key=lambda v: (round(table[v][0], 6), v))
+    return best, table
+
+
 def gate_threshold(
     rows: list[dict], stack: dict[str, float], features: list[str], most: float = GATE_FALSE_RATE
 ) -> tuple[float, dict]:
@@ -351,6 +381,10 @@ def main() -> None:
                 f"  {g:18s} n={v['n']:4d}  false abstention {_r(v['false_abstention'])}  recall {_r(v['recall'])}"
             )
         if evidence == "reader":
+            veto, table = hand_veto(rows, stack, features, threshold)
+            print(f"READER_VETO = {veto:.2f}")
+            for v, (j, fa) in table.items():
+                print(f"  veto {v:4.2f}  mean J {j:.3f}  mean false abstention {fa:.3f}")
             margin, short_rates = short_margin(rows, stack, features, threshold)
             print(f"short_answer_margin = {margin:.1f}")
             for g, (shown, exact) in short_rates.items():

@@ -36,3 +36,17 @@ def test_select_ranks_the_separating_signal_first_and_scores_out_of_fold():
     assert all(abs(v - 0.5) < 0.12 for v in per[("noise",)].values())
     # One weight for both groups: what helps one hurts the other.
     assert min(per[("flip",)].values()) < 0.5 < max(per[("flip",)].values())
+
+
+def test_hand_veto_keeps_the_hand_path_only_where_the_reader_finds_an_answer():
+    """Every row clears the hand-tuned threshold and the stack refuses them all: the veto on
+    ``a_max`` that answers the answerable rows and no other is chosen."""
+    rng = np.random.default_rng(0)
+    rows = [{"group": "g", "answerable": y, "overlap": 0.5,
+             "a_max": float(rng.uniform(0.77, 0.95) if y else rng.uniform(0.3, 0.58))}
+            for y in [True, False] * 40]  # fmt: skip
+    stack = {"bias": -5.0, "a_max": 0.0, "overlap": 0.0}
+    veto, table = calibrate.hand_veto(rows, stack, ["a_max", "overlap"], 0.48)
+    assert 0.6 <= veto <= 0.75 and table[veto] == (1.0, 0.0)
+    assert table[1.01] == (0.0, 1.0)  # the stack alone refuses everything
+    assert table[0.0] == (0.0, 0.0)  # no veto: everything answered

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from articleqa import Assistant, Config
-from articleqa.answer.evidence import ReaderEvidence
-from articleqa.answer.reader import SpanReader
+from articleqa.answer.evidence import READER_VETO, ReaderEvidence, with_hand_path
+from articleqa.answer.reader import READER_MAX_QUESTION, SpanReader
 from articleqa.index.local import Store
 from articleqa.text import sentence_spans
 
@@ -49,6 +49,47 @@ def test_the_reader_evidence_is_selectable(reader_qa):
     assert not ans.abstained and ans.short_answer is not None
     assert ans.short_answer.text in {"Yagi", "Typhoon Yagi"}, ans.text
     assert reader_qa.ask("What is the population of Hanoi?").abstained
+
+
+def test_the_hand_tuned_score_answers_at_its_own_threshold_unless_the_reader_finds_nothing(reader_qa):
+    """The stacked confidence refused "Which storm did Japan express sympathy about?" (0.43
+    against 0.48); the hand-tuned score answers it at its own threshold and the reader finds
+    an answer in its window, so it is answered. A question no window answers stays refused."""
+    sig = {"overlap": 0.46, "a_max": 0.9}
+    assert with_hand_path(0.3, sig, 0.44, 0.48) == pytest.approx(0.5)  # moved onto the reader's scale
+    assert with_hand_path(0.9, sig, 0.44, 0.48) == 0.9
+    assert with_hand_path(0.3, {**sig, "a_max": READER_VETO - 0.01}, 0.44, 0.48) == 0.3  # vetoed
+    assert with_hand_path(0.3, {**sig, "overlap": 0.43}, 0.44, 0.48) == 0.3
+    ans = reader_qa.ask("Which storm did Japan express sympathy about?")
+    assert not ans.abstained and "Typhoon Yagi" in ans.citations[0].text, ans.text
+    assert reader_qa.ask("What is the population of Hanoi?").abstained
+
+
+def test_a_runner_up_is_quoted_only_if_close_on_the_hand_tuned_score_too():
+    from types import SimpleNamespace as S
+
+    from articleqa.answer.extractive import _close
+
+    best = S(score=2.0, base=1.0)
+    assert _close(S(score=1.9, base=0.95), best)
+    assert not _close(S(score=1.9, base=0.5), best)  # close only by the reader's bonus
+    assert not _close(S(score=1.0, base=1.0), best)
+    assert _close(S(score=0.95, base=None), S(score=1.0, base=None))  # `overlap`: no bonus
+
+
+def test_a_question_longer_than_the_reader_reads_is_cut_not_an_error(sample_qa, reader):
+    """Only the window is cut to fit the reader, so a question of more word-pieces than the
+    reader reads made the tokenizer raise, also in the default answer (its short answer)."""
+    q = (
+        "On what terms did Man want Japan's new-generation ODA to be provided, and what did he say "
+        "about ODA support over the past 30 years? "
+    ) * 14  # 1,806 characters
+    ans = sample_qa.ask(q)
+    assert not ans.abstained and "high preferential terms and simplified procedures" in ans.text
+    window = "Masakazu extended his sympathy for the damage recently caused by Typhoon Yagi in Vietnam."
+    (r,) = reader.read("Which storm did Japan express sympathy about? " * 45, [window])
+    assert window[r.start : r.end].startswith("Typhoon Yagi")
+    assert len(reader._clipped("word " * 200).split()) <= READER_MAX_QUESTION
 
 
 def test_the_default_answer_leads_with_the_readers_short_answer(sample_qa):
@@ -120,7 +161,8 @@ def test_the_reader_finds_the_span_in_a_window(reader):
     [
         ("Which natural disaster did the Japanese side offer condolences for?", "Typhoon Yagi"),
         # answered (0.55 against 0.44) before the reader's per-channel export and its refit;
-        # now refused at 0.43 against 0.48 (docs/evaluation.md "The reader")
+        # refused at 0.43 against 0.48 after it; answered again by the hand-tuned path
+        # (READER_VETO), but without a short answer: the span's margin is 2.1, under 3.5
         ("Which storm did Japan express sympathy about?", "Typhoon Yagi"),
         (
             "What conditions did the Vietnamese assembly chairman attach to Japan's next round of development aid?",

@@ -138,6 +138,8 @@ class Config(BaseSettings):
     # eval/calibrate.py --fit (the model card has the splits and the rates).
     model_abstain_threshold: float = Field(0.47, ge=0.0, le=1.0)
     # The reader's ("reader"; evidence.ReaderEvidence): eval/calibrate.py --fit --evidence reader.
+    # The hand-tuned confidence still answers at abstain_threshold where the reader finds an
+    # answer in some window (evidence.READER_VETO), moved onto this threshold.
     reader_abstain_threshold: float = Field(0.48, ge=0.0, le=1.0)
     # A short answer (the reader's span, at most extractive.SHORT_MAX_WORDS words) leads the
     # answer when the reader's answerability of its window is at least this threshold and the

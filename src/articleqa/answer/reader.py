@@ -89,6 +89,10 @@ class AnswerModel:
 # ---- the reader: answer span and answerability over a passage window ---------------------------
 READER_FILE = "reader-minilm-l6-int8.onnx"
 READER_MAX_LEN = 192  # question + window word-pieces (train/reader_model.py MAX_LEN)
+# Only the window is cut when a pair is too long, so a longer question is cut to its first
+# READER_MAX_QUESTION word-pieces first (a 2,000-character question left no room and the
+# tokenizer raised). 64: SQuAD readers' usual max_query_length.
+READER_MAX_QUESTION = 64
 # Longest answer span, in word-pieces. SQuAD-style readers use 30; news answers (a name, a
 # figure, a short phrase) are shorter.
 MAX_SPAN = 30
@@ -128,6 +132,7 @@ class SpanReader:
         with self._lock:
             if self._session is None:
                 self._load()
+            question = self._clipped(question)
             enc = self._tok.encode_batch([(question, w) for w in windows])
             out: list[Reading] = []
             # One window per run: dynamic int8 quantises activations with one scale per run,
@@ -138,6 +143,20 @@ class SpanReader:
                 starts, ends, answerable = self._session.run(None, _feeds([e]))
                 out.append(_decode(e, starts[0], ends[0], float(answerable[0])))
         return out
+
+    def _clipped(self, question: str) -> str:
+        """``question`` cut after its first ``READER_MAX_QUESTION`` word-pieces."""
+        trunc = self._tok.truncation
+        self._tok.no_truncation()
+        try:
+            offsets = self._tok.encode(question, add_special_tokens=False).offsets
+        finally:
+            self._tok.enable_truncation(trunc["max_length"], strategy=trunc["strategy"])
+        return (
+            question
+            if len(offsets) <= READER_MAX_QUESTION
+            else question[: offsets[READER_MAX_QUESTION - 1][1]]
+        )
 
 
 def _decode(enc, start_logits: np.ndarray, end_logits: np.ndarray, answerable: float) -> Reading:
