@@ -266,6 +266,7 @@ def test_auc_counts_how_often_answerable_items_outscore_unanswerable_ones():
         ("train/data/news_timedev_questions.jsonl", ["train/data/news_timedev_corpus.jsonl"]),
         ("train/data/news_paradev_questions.jsonl", ["train/data/news_paradev_corpus.jsonl"]),
         ("train/data/news_paradev2_questions.jsonl", ["train/data/news_calib_corpus.jsonl"]),
+        ("train/data/reword_train_questions.jsonl", ["train/data/reword_train_corpus.jsonl"]),
     ],
 )
 def test_question_style_sets_quote_their_articles(dataset, corpus):

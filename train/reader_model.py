@@ -30,6 +30,9 @@ written news sets in ``train/data``:
   asked another question of their document that they don't answer (no answer).
 - with ``--reword``: questions reworded, one or two words the window holds swapped for a
   near neighbour it lacks (`reworded`; tried for a third reader and not shipped: model card).
+- with ``--extra PREFIX``: another written set in the news sets' form, seen once
+  (``train/data/reword_train``: written rewordings of the SQuAD sample's questions; tried for
+  a fourth reader and not shipped: model card).
 
 Seeded; checkpoints every ``--save-every`` steps and resumes from the last one; writes
 ``reader.onnx`` (fp32), ``reader-opt.onnx`` (fused), ``reader-int8.onnx`` (shipped) and
@@ -313,6 +316,8 @@ def windows(args: argparse.Namespace, rng: random.Random) -> list[Window]:
     data += covid_windows(Path(args.covid), rng)
     for prefix in args.news:
         data += news_windows(prefix, rng) * args.news_repeat
+    for prefix in args.extra or []:
+        data += news_windows(prefix, rng)
     if args.swaps:
         data += question_swaps(data, args.swaps, random.Random(args.seed + 1))
     if args.reword:
@@ -605,6 +610,8 @@ def main() -> None:
     p.add_argument("--news", action="append", default=None, metavar="PREFIX",
                    help=f"a written question set PREFIX_corpus/_questions.jsonl (default {here}/news_train)")  # fmt: skip
     p.add_argument("--news-repeat", type=int, default=3)
+    p.add_argument("--extra", action="append", metavar="PREFIX",
+                   help="another written set in the same form, seen once (train/data/reword_train)")  # fmt: skip
     p.add_argument("--max-squad", type=int, default=None, help="questions of the SQuAD sample used")
     p.add_argument("--max-qed", type=int, default=None, help="QED questions used")
     p.add_argument("--max-windows", type=int, default=None)
