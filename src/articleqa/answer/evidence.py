@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..config import Config
 from ..index.contracts import ArticleStore
 from ..periods import MONTH_NAMES, MONTH_PATTERN, mentioned_dates
 from ..text import (
@@ -398,15 +399,18 @@ class ReaderEvidence(OverlapEvidence):
     names and the question's length (`signals`; weights ``READER_STACK`` fitted by
     ``eval/calibrate.py --fit --evidence reader``)."""
 
-    def __init__(self, store: ArticleStore, reader=None, thresholds: tuple[float, float] = (0.44, 0.48)):
+    def __init__(self, store: ArticleStore, reader=None, thresholds: tuple[float, float] | None = None):
         super().__init__(store)
         if reader is None:
             from .reader import SpanReader
 
             reader = SpanReader()
         self.reader = reader
-        # (the hand-tuned score's threshold, the reader's): `Config.abstain_threshold`,
-        # `Config.reader_abstain_threshold`
+        # (the hand-tuned score's threshold, the reader's): `Config.abstain_threshold` and
+        # `Config.reader_abstain_threshold` (`make_evidence` passes the configured ones)
+        if thresholds is None:
+            fields = Config.model_fields
+            thresholds = (fields["abstain_threshold"].default, fields["reader_abstain_threshold"].default)
         self.thresholds = thresholds
 
     def warm_up(self) -> None:
