@@ -161,43 +161,48 @@ def _labels_and_weights(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return y, w
 
 
+def group_rates(rows: list[dict], conf, t: float) -> dict[str, dict]:
+    """Per group at threshold ``t``: its size, the share of answerable questions abstained
+    (false abstention) and of unanswerable ones abstained (recall); None where it has none."""
+    out = {}
+    for g in sorted({r["group"] for r in rows}):
+        ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
+        una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
+        out[g] = {
+            "n": len(ans) + len(una),
+            "false_abstention": sum(c < t for c in ans) / len(ans) if ans else None,
+            "recall": sum(c < t for c in una) / len(una) if una else None,
+        }
+    return out
+
+
+def _mean_j(rows: list[dict], conf, t: float) -> tuple[float, float]:
+    """Mean over groups of J (abstention recall − false abstention), and of false abstention
+    (over the groups with answerable questions), at ``t``."""
+    per = group_rates(rows, conf, t).values()
+    j = np.mean([(v["recall"] or 0.0) - (v["false_abstention"] or 0.0) for v in per])
+    fa = np.mean([v["false_abstention"] for v in per if v["false_abstention"] is not None])
+    return float(j), float(fa)
+
+
 def fit(rows: list[dict], features: list[str]) -> tuple[dict[str, float], float, dict[str, dict]]:
     """STACK weights, the threshold with the best mean J over groups, and per-group rates there."""
-    groups = sorted({r["group"] for r in rows})
     x = np.array([[r[f] for f in features] for r in rows])
     y, w = _labels_and_weights(rows)
     beta = logistic(x, y, w)
     conf = 1.0 / (1.0 + np.exp(-(beta[0] + x @ beta[1:])))
 
-    def rates(t: float) -> dict[str, dict]:
-        out = {}
-        for g in groups:
-            idx = [i for i, r in enumerate(rows) if r["group"] == g]
-            ans = [conf[i] for i in idx if rows[i]["answerable"]]
-            una = [conf[i] for i in idx if not rows[i]["answerable"]]
-            fa = sum(c < t for c in ans) / len(ans) if ans else None
-            rec = sum(c < t for c in una) / len(una) if una else None
-            out[g] = {"n": len(idx), "false_abstention": fa, "recall": rec}
-        return out
-
-    def mean_j(t: float) -> float:
-        r = rates(t).values()
-        return float(np.mean([(v["recall"] or 0.0) - (v["false_abstention"] or 0.0) for v in r]))
-
-    def mean_fa(t: float) -> float:
-        return float(
-            np.mean([v["false_abstention"] for v in rates(t).values() if v["false_abstention"] is not None])
-        )
-
     # Where a style's questions are not separated (AUC under 0.5 on some written styles),
     # J is best when everything is abstained; the cap keeps the answerer answering.
-    allowed = [i / 100 for i in range(5, 96) if mean_fa(i / 100) <= FALSE_ABSTENTION_CAP] or [0.05]
-    best = max(allowed, key=lambda t: (mean_j(t), -abs(t - 0.5)))
+    allowed = [i / 100 for i in range(5, 96) if _mean_j(rows, conf, i / 100)[1] <= FALSE_ABSTENTION_CAP] or [
+        0.05
+    ]
+    best = max(allowed, key=lambda t: (_mean_j(rows, conf, t)[0], -abs(t - 0.5)))
     stack = {
         "bias": round(float(beta[0]), 3),
         **{f: round(float(b), 3) for f, b in zip(features, beta[1:], strict=True)},
     }
-    return stack, best, rates(best)
+    return stack, best, group_rates(rows, conf, best)
 
 
 def select(
@@ -238,18 +243,6 @@ def _confidence(stack: dict[str, float], features: list[str], row: dict) -> floa
     return stacked(stack, {f: row[f] for f in features})
 
 
-def _mean_j(rows: list[dict], conf: list[float], t: float) -> tuple[float, float]:
-    """Mean over groups of J (abstention recall − false abstention) and of false abstention, at ``t``."""
-    js, fas = [], []
-    for g in sorted({r["group"] for r in rows}):
-        ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
-        una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
-        fa = sum(c < t for c in ans) / len(ans) if ans else 0.0
-        js.append((sum(c < t for c in una) / len(una) if una else 0.0) - fa)
-        fas.append(fa)
-    return float(np.mean(js)), float(np.mean(fas))
-
-
 def hand_veto(
     rows: list[dict], stack: dict[str, float], features: list[str], threshold: float
 ) -> tuple[float, dict[float, tuple[float, float]]]:
@@ -273,19 +266,10 @@ def gate_threshold(
 ) -> tuple[float, dict]:
     """The highest threshold at which at most ``most`` of the answerable questions of every
     group would be abstained before an LLM sees them; its per-group rates."""
-    groups = sorted({r["group"] for r in rows})
     conf = [_confidence(stack, features, r) for r in rows]
 
     def rates(t: float) -> dict[str, tuple[float | None, float | None]]:
-        out = {}
-        for g in groups:
-            ans = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and r["answerable"]]
-            una = [c for c, r in zip(conf, rows, strict=True) if r["group"] == g and not r["answerable"]]
-            out[g] = (
-                sum(c < t for c in ans) / len(ans) if ans else None,
-                sum(c < t for c in una) / len(una) if una else None,
-            )
-        return out
+        return {g: (v["false_abstention"], v["recall"]) for g, v in group_rates(rows, conf, t).items()}
 
     ok = [
         t / 1000
